@@ -1,0 +1,48 @@
+/**
+ * What a text generation is asked for and what it answers.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * One chat message.
+ *
+ * @since 0.1.0
+ */
+export class ChatMessage extends Schema.Class<ChatMessage>("@ballast/core/ChatMessage")({
+  role: Schema.Literal("system", "user", "assistant"),
+  content: Schema.String
+}) {}
+
+/**
+ * A request for text: a conversation to continue.
+ *
+ * @since 0.1.0
+ * @example
+ * import { TextRequest } from "@ballast/core"
+ *
+ * const request = TextRequest.make({ messages: [{ role: "user", content: "Describe a fox." }] })
+ */
+export class TextRequest extends Schema.Class<TextRequest>("@ballast/core/TextRequest")({
+  messages: Schema.NonEmptyArray(ChatMessage),
+  maxTokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { exact: true }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { exact: true }),
+  idempotencyKey: Schema.optionalWith(Schema.String.pipe(Schema.minLength(1)), { exact: true }),
+  deadline: Schema.optionalWith(Schema.DurationFromMillis, { exact: true })
+}) {}
+
+/**
+ * Generated text and where it came from.
+ *
+ * @since 0.1.0
+ */
+export class TextResult extends Schema.Class<TextResult>("@ballast/core/TextResult")({
+  text: Schema.String,
+  route: Schema.String,
+  provider: Schema.String,
+  model: Schema.String,
+  degraded: Schema.Boolean,
+  attempts: Schema.Int,
+  latency: Schema.DurationFromMillis
+}) {}

@@ -1,0 +1,93 @@
+/**
+ * The one service every text provider implements and the pipeline wraps.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Context, Duration, Effect, Layer } from "effect"
+import type { GenerationError } from "./Errors.js"
+import { type TextRequest, TextResult } from "./Text.js"
+
+/**
+ * Generates text (chat completions). Used for text chains and for the last rung
+ * of the image ladder, which describes the image that could not be made.
+ *
+ * @since 0.1.0
+ * @example
+ * import { Effect } from "effect"
+ * import { TextGenerator, TextRequest } from "@ballast/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const text = yield* TextGenerator
+ *   const result = yield* text.generate(TextRequest.make({ messages: [{ role: "user", content: "Hello" }] }))
+ *   console.log(result.text)
+ * })
+ */
+export class TextGenerator extends Context.Tag("@ballast/core/TextGenerator")<
+  TextGenerator,
+  TextGenerator.Service
+>() {
+  /**
+   * Builds a `TextGenerator` from a function that produces the text; the
+   * provenance (route, timing) is filled in here.
+   *
+   * @since 0.1.0
+   */
+  static readonly make = (options: TextGenerator.MakeOptions): TextGenerator.Service => {
+    const route = options.route ?? `${options.provider}/${options.model}`
+    return {
+      provider: options.provider,
+      model: options.model,
+      route,
+      generate: (request) =>
+        Effect.flatMap(Clock.currentTimeMillis, (start) =>
+          Effect.flatMap(options.generate(request), (text) =>
+            Effect.map(Clock.currentTimeMillis, (end) =>
+              TextResult.make({
+                text,
+                route,
+                provider: options.provider,
+                model: options.model,
+                degraded: false,
+                attempts: 1,
+                latency: Duration.millis(end - start)
+              }, { disableValidation: true })
+            )
+          )
+        )
+    }
+  }
+
+  /**
+   * A Layer providing a `TextGenerator` built with `make`.
+   *
+   * @since 0.1.0
+   */
+  static readonly layer = (options: TextGenerator.MakeOptions): Layer.Layer<TextGenerator> =>
+    Layer.succeed(TextGenerator, TextGenerator.make(options))
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace TextGenerator {
+  /**
+   * @since 0.1.0
+   */
+  export interface Service {
+    readonly provider: string
+    readonly model: string
+    readonly route: string
+    readonly generate: (request: TextRequest) => Effect.Effect<TextResult, GenerationError>
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  export interface MakeOptions {
+    readonly provider: string
+    readonly model: string
+    /** Defaults to `provider/model`. */
+    readonly route?: string
+    readonly generate: (request: TextRequest) => Effect.Effect<string, GenerationError>
+  }
+}
