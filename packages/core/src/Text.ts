@@ -10,10 +10,15 @@ import { Schema } from "effect"
  *
  * @since 0.1.0
  */
-export class ChatMessage extends Schema.Class<ChatMessage>("@ballast/core/ChatMessage")({
+export const ChatMessage = Schema.Struct({
   role: Schema.Literal("system", "user", "assistant"),
   content: Schema.String
-}) {}
+})
+
+/**
+ * @since 0.1.0
+ */
+export type ChatMessage = typeof ChatMessage.Type
 
 /**
  * A request for text: a conversation to continue.

@@ -1,0 +1,361 @@
+/**
+ * The resilient `ImageGenerator`: the plan's steps, each behind its route's
+ * circuit breaker and retry policy, chained as fallbacks under one deadline.
+ *
+ * @since 0.1.0
+ */
+import { Array as Arr, Clock, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import * as Capabilities from "./Capabilities.js"
+import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Deadline from "./Deadline.js"
+import { BadRequest, type GenerationError, Timeout } from "./Errors.js"
+import * as Fallback from "./Fallback.js"
+import { ImageRequest, ImageResult } from "./Image.js"
+import { ImageGenerator } from "./ImageGenerator.js"
+import { type ConfigError, configError, type PipelineConfig } from "./PipelineConfig.js"
+import * as PipelineConfigModule from "./PipelineConfig.js"
+import { type AspectRatio, isBelow, type Resolution } from "./Resolution.js"
+import * as Retry from "./Retry.js"
+import * as RetryBudget from "./RetryBudget.js"
+import { TextRequest } from "./Text.js"
+import { TextGenerator } from "./TextGenerator.js"
+
+/**
+ * The pipeline itself, for code that needs more than `ImageGenerator`: its
+ * configuration, the breaker and retry budget of every route, and the steps a
+ * request would be tried on.
+ *
+ * @since 0.1.0
+ */
+export class Pipeline extends Context.Tag("@ballast/core/Pipeline")<Pipeline, Pipeline.Service>() {}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace Pipeline {
+  /**
+   * @since 0.1.0
+   */
+  export interface Service extends ImageGenerator.Service {
+    readonly config: PipelineConfig
+    /** One breaker per route used by the plan. */
+    readonly breakers: ReadonlyMap<string, CircuitBreaker.CircuitBreaker>
+    /** One retry budget per route used by the plan. */
+    readonly budgets: ReadonlyMap<string, RetryBudget.RetryBudget>
+    /** The steps a request would be tried on, in order, after capability mapping. */
+    readonly stepsFor: (request: Pick<ImageRequest, "resolution" | "aspectRatio">) => ReadonlyArray<PlannedStep>
+  }
+
+  /**
+   * The provider services a pipeline calls, by route name.
+   *
+   * @since 0.1.0
+   */
+  export interface Providers {
+    readonly image: Readonly<Record<string, ImageGenerator.Service>>
+    readonly text?: Readonly<Record<string, TextGenerator.Service>>
+  }
+}
+
+/**
+ * A step of the plan for one request: a route at the resolution and aspect
+ * ratio that route will be asked for, or the text-description rung.
+ *
+ * @since 0.1.0
+ */
+export type PlannedStep =
+  | { readonly _tag: "Image"; readonly route: string; readonly resolution: Resolution; readonly aspectRatio: AspectRatio }
+  | { readonly _tag: "Describe"; readonly route: string }
+
+/**
+ * The instruction the text rung is given, followed by the prompt.
+ *
+ * @since 0.1.0
+ */
+export const describeInstruction =
+  "The image for the prompt below could not be generated right now. Describe, in one vivid paragraph, " +
+  "the image that would have been made, so it can stand in for it."
+
+interface Policies {
+  readonly breaker: CircuitBreaker.CircuitBreaker
+  readonly budget: RetryBudget.RetryBudget
+  readonly schedule: Schedule.Schedule<Duration.Duration, unknown>
+}
+
+interface ImageRoute extends Policies {
+  readonly name: string
+  readonly service: ImageGenerator.Service
+  readonly capabilities: Capabilities.ModelCapabilities
+}
+
+interface TextRoute extends Policies {
+  readonly name: string
+  readonly service: TextGenerator.Service
+}
+
+/**
+ * Builds the pipeline from a validated configuration and the provider
+ * services its routes name. Fails with a `ConfigError` when a route of the plan
+ * has no provider.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  config: PipelineConfig,
+  providers: Pipeline.Providers
+): Effect.Effect<Pipeline.Service, ConfigError> =>
+  Effect.gen(function*() {
+    const imageRouteNames = Arr.dedupe(config.plan.flatMap((entry) => ("route" in entry ? [entry.route] : [])))
+    const textRouteNames = Arr.dedupe(config.plan.flatMap((entry) => ("describe" in entry ? [entry.describe] : [])))
+    const missing = [
+      ...imageRouteNames.filter((name) => providers.image[name] === undefined).map((name) => ({
+        path: `routes.${name}`,
+        message: `no image provider was given for route "${name}"`
+      })),
+      ...textRouteNames.filter((name) => providers.text?.[name] === undefined).map((name) => ({
+        path: `routes.${name}`,
+        message: `no text provider was given for route "${name}"`
+      }))
+    ]
+    if (missing.length > 0) return yield* Effect.fail(configError(missing))
+
+    const breakers = new Map<string, CircuitBreaker.CircuitBreaker>()
+    const budgets = new Map<string, RetryBudget.RetryBudget>()
+    const policiesFor = (name: string, provider: string, model: string) =>
+      Effect.gen(function*() {
+        const settings = config.breaker
+        const breaker = yield* CircuitBreaker.make({
+          route: name,
+          provider,
+          model,
+          strategies: [
+            CircuitBreaker.consecutiveFailures(settings.consecutiveFailures),
+            CircuitBreaker.failureRatio({
+              threshold: settings.failureRatio,
+              window: settings.window,
+              minimumCalls: settings.minimumCalls
+            })
+          ],
+          openDuration: settings.openDuration,
+          maxOpenDuration: settings.maxOpenDuration,
+          isFailure: CircuitBreaker.countingTags(settings.countedErrors)
+        })
+        const budget = yield* RetryBudget.make(config.retryBudget)
+        breakers.set(name, breaker)
+        budgets.set(name, budget)
+        return { breaker, budget, schedule: Retry.schedule(config.retry, budget) } satisfies Policies
+      })
+
+    const imageRoutes = new Map<string, ImageRoute>()
+    for (const name of imageRouteNames) {
+      const service = providers.image[name]!
+      imageRoutes.set(name, {
+        name,
+        service,
+        capabilities: PipelineConfigModule.capabilitiesOf(config, name),
+        ...(yield* policiesFor(name, service.provider, service.model))
+      })
+    }
+    const textRoutes = new Map<string, TextRoute>()
+    for (const name of textRouteNames) {
+      const service = providers.text![name]!
+      textRoutes.set(name, { name, service, ...(yield* policiesFor(name, service.provider, service.model)) })
+    }
+
+    const labels = {
+      provider: "ballast",
+      model: config.routes[imageRouteNames[0]!]?.model ?? "pipeline"
+    }
+
+    const expand = (resolution: Resolution, aspectRatio: AspectRatio): ReadonlyArray<PlannedStep> => {
+      const steps: Array<PlannedStep> = []
+      const seen = new Set<string>()
+      for (const entry of config.plan) {
+        if ("describe" in entry) {
+          steps.push({ _tag: "Describe", route: entry.describe })
+          continue
+        }
+        const route = imageRoutes.get(entry.route)!
+        for (const wanted of entry.resolutions ?? [resolution]) {
+          const capped = isBelow(resolution, wanted) ? resolution : wanted
+          const adapted = Capabilities.adapt(route.capabilities, { resolution: capped, aspectRatio })
+          if (Option.isNone(adapted)) continue
+          const key = `${route.name}\u0000${adapted.value.resolution}`
+          if (seen.has(key)) continue
+          seen.add(key)
+          steps.push({ _tag: "Image", route: route.name, ...adapted.value })
+        }
+      }
+      return steps
+    }
+    // A request's steps depend only on its resolution and aspect ratio: compute each combination once.
+    const stepCache = new Map<string, ReadonlyArray<PlannedStep>>()
+    const stepsFor = (request: Pick<ImageRequest, "resolution" | "aspectRatio">) => {
+      const key = `${request.resolution}|${request.aspectRatio}`
+      let steps = stepCache.get(key)
+      if (steps === undefined) {
+        steps = expand(request.resolution, request.aspectRatio)
+        stepCache.set(key, steps)
+      }
+      return steps
+    }
+
+    const guarded = <A>(policies: Policies, counter: Counter, call: () => Effect.Effect<A, GenerationError>) =>
+      Effect.zipRight(
+        policies.budget.deposit,
+        Retry.retryWith(
+          policies.breaker.guard(Effect.suspend(() => {
+            counter.attempts++
+            return call()
+          })),
+          policies.schedule
+        )
+      )
+
+    const toStep = (
+      planned: PlannedStep,
+      request: ImageRequest,
+      counter: Counter
+    ): Fallback.Step<ImageResult> => {
+      if (planned._tag === "Describe") {
+        const route = textRoutes.get(planned.route)!
+        const textRequest = TextRequest.make({
+          messages: [
+            { role: "system", content: describeInstruction },
+            { role: "user", content: request.prompt }
+          ]
+        }, { disableValidation: true })
+        return Fallback.step(
+          route.name,
+          "description",
+          Effect.map(
+            guarded(route, counter, () => route.service.generate(textRequest)),
+            (text) =>
+              ImageResult.make({
+                images: [],
+                description: text.text,
+                route: route.name,
+                provider: text.provider,
+                model: text.model,
+                resolution: "description",
+                requestedResolution: request.resolution,
+                aspectRatio: request.aspectRatio,
+                degraded: true,
+                attempts: 0,
+                latency: Duration.zero
+              }, { disableValidation: true })
+          )
+        )
+      }
+      const route = imageRoutes.get(planned.route)!
+      const routed = planned.resolution === request.resolution && planned.aspectRatio === request.aspectRatio
+        ? request
+        : ImageRequest.make({ ...request, resolution: planned.resolution, aspectRatio: planned.aspectRatio }, {
+          disableValidation: true
+        })
+      return Fallback.step(
+        route.name,
+        planned.resolution,
+        Effect.map(guarded(route, counter, () => route.service.generate(routed)), (result) =>
+          ImageResult.make({
+            ...result,
+            route: route.name,
+            requestedResolution: request.resolution,
+            degraded: result.resolution === "description" ||
+              isBelow(result.resolution, request.resolution) ||
+              result.aspectRatio !== request.aspectRatio
+          }, { disableValidation: true }))
+      )
+    }
+
+    const generate = (request: ImageRequest): Effect.Effect<ImageResult, GenerationError> =>
+      Effect.suspend(() => {
+        const planned = stepsFor(request)
+        if (!Arr.isNonEmptyReadonlyArray(planned)) {
+          return Effect.fail(
+            new BadRequest({
+              ...labels,
+              message: `no step of the plan can serve a ${request.resolution} ${request.aspectRatio} image`,
+              scope: "request"
+            })
+          )
+        }
+        const counter: Counter = { attempts: 0 }
+        const steps = Arr.map(planned, (step) => toStep(step, request, counter))
+        const budget = request.deadline ?? config.deadline
+        return Effect.flatMap(Clock.currentTimeMillis, (start) =>
+          Fallback.run(steps, labels).pipe(
+            Deadline.within(budget, () =>
+              new Timeout({
+                ...labels,
+                message: `the deadline of ${Duration.format(budget)} passed after ${counter.attempts} attempt${
+                  counter.attempts === 1 ? "" : "s"
+                }`
+              })),
+            Effect.flatMap((result) =>
+              Effect.map(Clock.currentTimeMillis, (end) =>
+                ImageResult.make({ ...result, attempts: counter.attempts, latency: Duration.millis(end - start) }, {
+                  disableValidation: true
+                }))
+            )
+          ))
+      })
+
+    return { ...labels, route: "pipeline", config, generate, breakers, budgets, stepsFor }
+  })
+
+interface Counter {
+  attempts: number
+}
+
+// Distributive over a union of Layers, and `never` for none (Layer.Layer.Error is neither).
+type ErrorOf<L> = L extends Layer.Layer<infer _Out, infer E, infer _In> ? E : never
+type ContextOf<L> = L extends Layer.Layer<infer _Out, infer _E, infer In> ? In : never
+
+/**
+ * A Layer providing the resilient `ImageGenerator` (and the `Pipeline` behind
+ * it) from a validated configuration and one provider Layer per route.
+ *
+ * @since 0.1.0
+ * @example
+ * import { Effect } from "effect"
+ * import { ImageGenerator, ImageRequest, Pipeline, PipelineConfig } from "@ballast/core"
+ *
+ * declare const geminiPro: Layer.Layer<ImageGenerator>
+ * declare const geminiFlash: Layer.Layer<ImageGenerator>
+ *
+ * const config = PipelineConfig.decode({
+ *   routes: {
+ *     pro: { provider: "google", model: "gemini-3-pro-image-preview" },
+ *     flash: { provider: "google", model: "gemini-3.1-flash-image-preview" }
+ *   },
+ *   plan: [{ route: "pro", resolutions: ["4K", "2K"] }, { route: "flash" }]
+ * })
+ * const live = Layer.unwrapEffect(Effect.map(config, (config) =>
+ *   Pipeline.layer(config, { image: { pro: geminiPro, flash: geminiFlash } })))
+ */
+export const layer = <
+  const Image extends Readonly<Record<string, Layer.Layer<ImageGenerator, unknown, unknown>>>,
+  const Text extends Readonly<Record<string, Layer.Layer<TextGenerator, unknown, unknown>>> = {}
+>(
+  config: PipelineConfig,
+  providers: { readonly image: Image; readonly text?: Text }
+): Layer.Layer<
+  ImageGenerator | Pipeline,
+  ConfigError | ErrorOf<Image[keyof Image]> | ErrorOf<Text[keyof Text]>,
+  ContextOf<Image[keyof Image]> | ContextOf<Text[keyof Text]>
+> =>
+  Layer.scopedContext(
+    Effect.gen(function*() {
+      const image: Record<string, ImageGenerator.Service> = {}
+      for (const [name, providerLayer] of Object.entries(providers.image)) {
+        image[name] = Context.get(yield* Layer.build(providerLayer), ImageGenerator)
+      }
+      const text: Record<string, TextGenerator.Service> = {}
+      for (const [name, providerLayer] of Object.entries(providers.text ?? {})) {
+        text[name] = Context.get(yield* Layer.build(providerLayer as Layer.Layer<TextGenerator>), TextGenerator)
+      }
+      const pipeline = yield* make(config, { image, text })
+      return Context.make(Pipeline, pipeline).pipe(Context.add(ImageGenerator, pipeline))
+    })
+  ) as never
