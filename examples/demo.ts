@@ -1,0 +1,84 @@
+/**
+ * The quick-start demo: the reference plan of DESIGN.md on simulated providers
+ * playing a named scenario (default `outage-2h`: Gemini 3 Pro Image answers 503
+ * for two hours). Hours of simulated traffic run in a fraction of a second
+ * on virtual time; every request and every breaker transition is printed.
+ *
+ *   pnpm demo                        # outage-2h, one request a minute
+ *   pnpm demo feb-19 --every 30      # another scenario, one request every 30 s
+ */
+import { Pipeline, PipelineConfig } from "@ballast/core"
+import { Scenario, Simulation, VirtualTime } from "@ballast/testing"
+import { Cause, Console, Duration, Effect, Either, Exit, Random, Stream } from "effect"
+
+const args = process.argv.slice(2)
+const scenarioName = args.find((arg) => !arg.startsWith("--")) ?? "outage-2h"
+const everyIndex = args.indexOf("--every")
+const everySeconds = everyIndex >= 0 ? Number(args[everyIndex + 1]) : 60
+
+const clock = (ms: number) => {
+  const s = Math.floor(ms / 1000)
+  const pad = (n: number) => String(n).padStart(2, "0")
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`
+}
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`.padStart(7)
+const percent = (x: number) => `${(x * 100).toFixed(2)}%`
+
+const program = Effect.gen(function*() {
+  const scenario = yield* Either.match(Scenario.get(scenarioName), {
+    onLeft: (message) => Effect.dieMessage(message),
+    onRight: Effect.succeed
+  })
+  if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
+    return yield* Effect.dieMessage(`--every takes a positive number of seconds, got "${args[everyIndex + 1]}"`)
+  }
+  const config = yield* PipelineConfig.decode(Simulation.referenceConfig)
+  const providers = yield* Simulation.providers(scenario, config)
+  const pipeline = yield* Pipeline.make(config, providers)
+
+  yield* Console.log(`Ballast demo — scenario "${scenario.name}": ${scenario.description}`)
+  yield* Console.log(
+    `plan: ${config.plan.map((entry) => ("describe" in entry ? `describe(${entry.describe})` : entry.route)).join(" → ")}`
+  )
+  yield* Console.log(`one 4K 16:9 request every ${everySeconds}s for ${Duration.format(scenario.duration)} (simulated)\n`)
+
+  // Print every breaker transition as it happens.
+  const start = Date.now()
+  for (const [route, breaker] of pipeline.breakers) {
+    yield* breaker.transitions.pipe(
+      Stream.runForEach((t) => Console.log(`  ⚡ breaker ${route}: ${t.from} → ${t.to}`)),
+      Effect.forkDaemon
+    )
+  }
+
+  const outcomes = yield* Simulation.run({
+    generate: pipeline.generate,
+    duration: scenario.duration,
+    interval: Duration.seconds(everySeconds),
+    onOutcome: (outcome) =>
+      Console.log(
+        `[${clock(outcome.sentAt)}] #${String(outcome.index).padEnd(4)} ` +
+          Either.match(outcome.result, {
+            onLeft: (error) => `FAILED ${error._tag}: ${error.message}`,
+            onRight: (result) =>
+              `${`${result.route}@${result.resolution}`.padEnd(22)} attempts=${result.attempts}` +
+              ` ${result.degraded ? "degraded" : "full    "} ${seconds(outcome.latency)}`
+          })
+      )
+  })
+  const summary = Simulation.summarize(outcomes)
+  yield* Console.log(`
+summary (${summary.requests} requests, ${((Date.now() - start) / 1000).toFixed(2)}s of real time)
+  answered        ${summary.answered} (${percent(summary.successRate)})
+  degraded        ${percent(summary.degradedShare)} of answers (${summary.descriptions} text descriptions)
+  latency         p50 ${seconds(summary.p50)}  p95 ${seconds(summary.p95)}  p99 ${seconds(summary.p99)}
+  provider calls  ${summary.providerCalls} (${summary.callsPerAnswer.toFixed(2)} per answer)
+  answered by     ${Object.entries(summary.byRoute).map(([route, n]) => `${route} ${n}`).join(", ")}
+  failures        ${Object.keys(summary.byError).length === 0 ? "none" : JSON.stringify(summary.byError)}`)
+})
+
+const exit = VirtualTime.run(program.pipe(Effect.withRandom(Random.make("ballast-demo"))))
+if (Exit.isFailure(exit)) {
+  console.error(Cause.pretty(exit.cause))
+  process.exitCode = 1
+}
