@@ -6,7 +6,7 @@
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { GenerationError } from "./Errors.js"
 import { type GeneratedImage, ImageRequest, ImageResult } from "./Image.js"
-import type { AspectRatio, Resolution } from "./Resolution.js"
+import { type AspectRatio, isBelow, type Resolution } from "./Resolution.js"
 
 /**
  * Generates images. Provided by a provider Layer (one model of one provider) or
@@ -29,7 +29,9 @@ export class ImageGenerator extends Context.Tag("@ballast/core/ImageGenerator")<
 >() {
   /**
    * Builds an `ImageGenerator` from a function that makes the images; the
-   * provenance (route, timing, resolution) is filled in here.
+   * provenance (route, timing, resolution) is filled in here. The result is
+   * `degraded` when the provider delivered below the requested resolution or
+   * another aspect ratio.
    *
    * @since 0.1.0
    */
@@ -42,20 +44,22 @@ export class ImageGenerator extends Context.Tag("@ballast/core/ImageGenerator")<
       generate: (request) =>
         Effect.flatMap(Clock.currentTimeMillis, (start) =>
           Effect.flatMap(options.generate(request), (output) =>
-            Effect.map(Clock.currentTimeMillis, (end) =>
-              ImageResult.make({
+            Effect.map(Clock.currentTimeMillis, (end) => {
+              const resolution = output.resolution ?? request.resolution
+              const aspectRatio = output.aspectRatio ?? request.aspectRatio
+              return ImageResult.make({
                 images: output.images,
                 route,
                 provider: options.provider,
                 model: options.model,
-                resolution: output.resolution ?? request.resolution,
+                resolution,
                 requestedResolution: request.resolution,
-                aspectRatio: output.aspectRatio ?? request.aspectRatio,
-                degraded: false,
+                aspectRatio,
+                degraded: isBelow(resolution, request.resolution) || aspectRatio !== request.aspectRatio,
                 attempts: 1,
                 latency: Duration.millis(end - start)
               }, { disableValidation: true })
-            )
+            })
           )
         )
     }
