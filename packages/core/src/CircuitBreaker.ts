@@ -92,6 +92,26 @@ export const State = Schema.Union(Closed, Open, HalfOpen, Isolated)
 export type State = typeof State.Type
 
 /**
+ * Whether a breaker in `state` would let a call through at time `at` (epoch
+ * ms): closed, open with its open duration over by then (the call would be the
+ * probe), or half-open with no probe in flight.
+ *
+ * @since 0.1.0
+ */
+export const isAvailable = (state: State, at: number): boolean => {
+  switch (state._tag) {
+    case "Closed":
+      return true
+    case "Open":
+      return at >= state.until
+    case "HalfOpen":
+      return !state.inFlight
+    case "Isolated":
+      return false
+  }
+}
+
+/**
  * A change of a breaker's state tag, published on `CircuitBreaker.transitions`.
  *
  * @since 0.1.0

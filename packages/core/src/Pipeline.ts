@@ -12,7 +12,7 @@ import { BadRequest, type GenerationError, Timeout } from "./Errors.js"
 import * as Fallback from "./Fallback.js"
 import { ImageRequest, ImageResult } from "./Image.js"
 import { ImageGenerator } from "./ImageGenerator.js"
-import { type ConfigError, configError, type PipelineConfig } from "./PipelineConfig.js"
+import { type ConfigError, configError, type ConfigIssue, type PipelineConfig } from "./PipelineConfig.js"
 import * as PipelineConfigModule from "./PipelineConfig.js"
 import { type AspectRatio, isBelow, type Resolution } from "./Resolution.js"
 import * as Retry from "./Retry.js"
@@ -93,6 +93,40 @@ interface TextRoute extends Policies {
   readonly service: TextGenerator.Service
 }
 
+const routeNamesOf = (config: PipelineConfig) => ({
+  imageRouteNames: Arr.dedupe(config.plan.flatMap((entry) => ("route" in entry ? [entry.route] : []))),
+  textRouteNames: Arr.dedupe(config.plan.flatMap((entry) => ("describe" in entry ? [entry.describe] : [])))
+})
+
+/**
+ * The routes of a plan that have no provider (an image provider for an image
+ * step, a text provider for the describe step), one issue per route, so that a
+ * caller holding provider Layers can refuse the configuration before building
+ * anything. Empty when every route is served.
+ *
+ * @since 0.1.0
+ */
+export const missingProviders = (
+  config: PipelineConfig,
+  providers: {
+    readonly image: Readonly<Record<string, unknown>>
+    readonly text?: Readonly<Record<string, unknown>> | undefined
+  }
+): ReadonlyArray<ConfigIssue> => {
+  const { imageRouteNames, textRouteNames } = routeNamesOf(config)
+  const text = providers.text ?? {}
+  return [
+    ...imageRouteNames.filter((name) => !Object.hasOwn(providers.image, name)).map((name) => ({
+      path: `routes.${name}`,
+      message: `no image provider was given for route "${name}"`
+    })),
+    ...textRouteNames.filter((name) => !Object.hasOwn(text, name)).map((name) => ({
+      path: `routes.${name}`,
+      message: `no text provider was given for route "${name}"`
+    }))
+  ]
+}
+
 /**
  * Builds the pipeline from a validated configuration and the provider
  * services its routes name. Fails with a `ConfigError` when a route of the plan
@@ -105,24 +139,18 @@ export const make = (
   providers: Pipeline.Providers
 ): Effect.Effect<Pipeline.Service, ConfigError> =>
   Effect.gen(function*() {
-    const imageRouteNames = Arr.dedupe(config.plan.flatMap((entry) => ("route" in entry ? [entry.route] : [])))
-    const textRouteNames = Arr.dedupe(config.plan.flatMap((entry) => ("describe" in entry ? [entry.describe] : [])))
-    const missing = [
-      ...imageRouteNames.filter((name) => providers.image[name] === undefined).map((name) => ({
-        path: `routes.${name}`,
-        message: `no image provider was given for route "${name}"`
-      })),
-      ...textRouteNames.filter((name) => providers.text?.[name] === undefined).map((name) => ({
-        path: `routes.${name}`,
-        message: `no text provider was given for route "${name}"`
-      }))
-    ]
+    const { imageRouteNames, textRouteNames } = routeNamesOf(config)
+    const missing = missingProviders(config, providers)
     if (missing.length > 0) return yield* Effect.fail(configError(missing))
 
     const breakers = new Map<string, CircuitBreaker.CircuitBreaker>()
     const budgets = new Map<string, RetryBudget.RetryBudget>()
+    const policies = new Map<string, Policies>()
+    // A route used both for images and for the description is one endpoint: one breaker and one budget.
     const policiesFor = (name: string, provider: string, model: string) =>
       Effect.gen(function*() {
+        const existing = policies.get(name)
+        if (existing !== undefined) return existing
         const settings = config.breaker
         const breaker = yield* CircuitBreaker.make({
           route: name,
@@ -143,7 +171,16 @@ export const make = (
         const budget = yield* RetryBudget.make(config.retryBudget)
         breakers.set(name, breaker)
         budgets.set(name, budget)
-        return { breaker, budget, schedule: Retry.schedule(config.retry, budget) } satisfies Policies
+        // A retry the breaker would turn away is not waited for: the step gives up and the plan moves on.
+        const admit = (delay: Duration.Duration) =>
+          Effect.zipWith(
+            breaker.state,
+            Clock.currentTimeMillis,
+            (state, now) => CircuitBreaker.isAvailable(state, now + Duration.toMillis(delay))
+          )
+        const made: Policies = { breaker, budget, schedule: Retry.schedule(config.retry, budget, admit) }
+        policies.set(name, made)
+        return made
       })
 
     const imageRoutes = new Map<string, ImageRoute>()
@@ -200,17 +237,21 @@ export const make = (
       return steps
     }
 
+    // One step on one route: every attempt through the route's breaker, the attempts driven by its retry
+    // schedule. The budget is credited once per request that actually reaches the route.
     const guarded = <A>(policies: Policies, counter: Counter, call: () => Effect.Effect<A, GenerationError>) =>
-      Effect.zipRight(
-        policies.budget.deposit,
-        Retry.retryWith(
+      Effect.suspend(() => {
+        let first = true
+        return Retry.retryWith(
           policies.breaker.guard(Effect.suspend(() => {
             counter.attempts++
-            return call()
+            if (!first) return call()
+            first = false
+            return Effect.zipRight(policies.budget.deposit, call())
           })),
           policies.schedule
         )
-      )
+      })
 
     const toStep = (
       planned: PlannedStep,
@@ -280,17 +321,25 @@ export const make = (
             })
           )
         }
-        const counter: Counter = { attempts: 0 }
-        const steps = Arr.map(planned, (step) => toStep(step, request, counter))
+        const counter: Counter = { attempts: 0, failed: [] }
+        const steps = Arr.map(planned, (step) => {
+          const made = toStep(step, request, counter)
+          return Fallback.step(
+            made.route,
+            made.resolution,
+            Effect.tapError(made.run, (error) =>
+              Effect.sync(() => counter.failed.push(`${made.route}@${made.resolution} ${error._tag}`)))
+          )
+        })
         const budget = request.deadline ?? config.deadline
         return Effect.flatMap(Clock.currentTimeMillis, (start) =>
           Fallback.run(steps, labels).pipe(
             Deadline.within(budget, () =>
               new Timeout({
                 ...labels,
-                message: `the deadline of ${Duration.format(budget)} passed after ${counter.attempts} attempt${
+                message: `the deadline of ${Duration.format(budget)} passed after ${counter.attempts} provider call${
                   counter.attempts === 1 ? "" : "s"
-                }`
+                }${counter.failed.length > 0 ? `; failed steps: ${counter.failed.join(", ")}` : ""}`
               })),
             Effect.flatMap((result) =>
               Effect.map(Clock.currentTimeMillis, (end) =>
@@ -304,8 +353,10 @@ export const make = (
     return { ...labels, route: "pipeline", config, generate, breakers, budgets, stepsFor }
   })
 
+// What one request has done so far: provider calls made, and the steps that failed (for a Timeout's message).
 interface Counter {
   attempts: number
+  readonly failed: Array<string>
 }
 
 // Distributive over a union of Layers, and `never` for none (Layer.Layer.Error is neither).
@@ -347,15 +398,23 @@ export const layer = <
 > =>
   Layer.scopedContext(
     Effect.gen(function*() {
+      // One memo map for all provider Layers, so a Layer they share (one SDK client) is built once.
+      const memoMap = yield* Layer.makeMemoMap
+      const scope = yield* Effect.scope
       const image: Record<string, ImageGenerator.Service> = {}
       for (const [name, providerLayer] of Object.entries(providers.image)) {
-        image[name] = Context.get(yield* Layer.build(providerLayer), ImageGenerator)
+        image[name] = Context.get(yield* Layer.buildWithMemoMap(providerLayer, memoMap, scope), ImageGenerator)
       }
       const text: Record<string, TextGenerator.Service> = {}
       for (const [name, providerLayer] of Object.entries(providers.text ?? {})) {
-        text[name] = Context.get(yield* Layer.build(providerLayer as Layer.Layer<TextGenerator>), TextGenerator)
+        text[name] = Context.get(yield* Layer.buildWithMemoMap(providerLayer, memoMap, scope), TextGenerator)
       }
       const pipeline = yield* make(config, { image, text })
       return Context.make(Pipeline, pipeline).pipe(Context.add(ImageGenerator, pipeline))
     })
-  ) as never
+    // The records' Layers were widened to `unknown` error and context above; the signature states them exactly.
+  ) as Layer.Layer<
+    ImageGenerator | Pipeline,
+    ConfigError | ErrorOf<Image[keyof Image]> | ErrorOf<Text[keyof Text]>,
+    ContextOf<Image[keyof Image]> | ContextOf<Text[keyof Text]>
+  >

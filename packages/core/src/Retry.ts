@@ -61,6 +61,9 @@ const refuse = Effect.succeed(false)
  * - `attempts` have been made;
  * - the delay would overrun the current deadline (`Deadline.allows`), so the
  *   caller still has time to fall back;
+ * - `admit`, when given, refuses the retry at its delay (the pipeline asks the
+ *   route's circuit breaker, so that no backoff is waited out only to be
+ *   turned away);
  * - the budget has no token left. A token is withdrawn only once every other
  *   check has passed, so a retry that is not made spends nothing.
  *
@@ -73,7 +76,8 @@ const refuse = Effect.succeed(false)
  */
 export const schedule = (
   options: Options = {},
-  budget: RetryBudget.RetryBudget = RetryBudget.unlimited
+  budget: RetryBudget.RetryBudget = RetryBudget.unlimited,
+  admit?: (delay: Duration.Duration) => Effect.Effect<boolean>
 ): Schedule.Schedule<Duration.Duration, unknown> => {
   const attempts = Math.max(1, Math.floor(options.attempts ?? defaults.attempts))
   const maxDelay = Duration.decode(options.maxDelay ?? defaults.maxDelay)
@@ -90,7 +94,12 @@ export const schedule = (
     // From here the output is the final delay (`delays` reads the decision, after every `modifyDelay`).
     Schedule.delays,
     Schedule.checkEffect((_, delay) =>
-      Effect.flatMap(Deadline.allows(delay), (allowed) => allowed ? budget.tryWithdraw : refuse)
+      Effect.flatMap(Deadline.allows(delay), (allowed) =>
+        !allowed
+          ? refuse
+          : admit === undefined
+          ? budget.tryWithdraw
+          : Effect.flatMap(admit(delay), (admitted) => admitted ? budget.tryWithdraw : refuse))
     )
   )
 }
