@@ -66,7 +66,7 @@ const program = Effect.gen(function*() {
           })
       )
   })
-  const summary = Simulation.summarize(outcomes)
+  const summary = Simulation.summarize(outcomes, { providerCalls: yield* providers.providerCalls })
   yield* Console.log(`
 summary (${summary.requests} requests, ${((Date.now() - start) / 1000).toFixed(2)}s of real time)
   answered        ${summary.answered} (${percent(summary.successRate)})

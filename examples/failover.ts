@@ -3,7 +3,7 @@
  * `ImageGenerator`. The primary answers `503 The model is overloaded`; Ballast
  * retries it, opens its breaker, and answers from the fallback instead.
  *
- *   pnpm --filter @ballast/examples exec tsx failover.ts
+ *   pnpm --filter @ballast/examples run failover
  */
 import { ImageGenerator, ImageRequest, Pipeline, PipelineConfig } from "@ballast/core"
 import { Answer, FakeProvider } from "@ballast/testing"

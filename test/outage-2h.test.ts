@@ -13,8 +13,7 @@ describe("outage-2h end to end (reference plan, simulated providers, virtual tim
     )
     const realMillis = performance.now() - realStart
     if (!Exit.isSuccess(exit)) throw new Error(String(exit.cause))
-    const outcomes = exit.value
-    const summary = Simulation.summarize(outcomes)
+    const { outcomes, summary } = exit.value
 
     expect(summary.requests).toBe(1080)
     expect(summary.successRate).toBeGreaterThanOrEqual(0.999)

@@ -1,6 +1,6 @@
 /**
- * Plays a stream of requests through a pipeline under a named scenario, on the
- * `TestClock`, so hours of simulated outage run in a fraction of a second.
+ * Plays a stream of requests through a pipeline under a named scenario. Run it
+ * on `VirtualTime`, where hours of simulated outage take a fraction of a second.
  *
  * @since 0.1.0
  */
@@ -55,8 +55,20 @@ export const referenceRoles: Readonly<Record<string, Scenario.Role>> = {
 }
 
 /**
+ * The simulated providers of every route, and how many calls they received.
+ *
+ * @since 0.1.0
+ */
+export interface SimulatedProviders {
+  readonly image: Record<string, ImageGenerator.Service>
+  readonly text: Record<string, TextGenerator.Service>
+  /** Every call the providers received so far, across all routes. */
+  readonly providerCalls: Effect.Effect<number>
+}
+
+/**
  * Simulated providers for every route of a configuration, each playing its
- * role in the scenario.
+ * role in the scenario (routes without a role play `"openai"`).
  *
  * @since 0.1.0
  */
@@ -64,20 +76,26 @@ export const providers = (
   scenario: Scenario.Scenario,
   config: PipelineConfig.PipelineConfig,
   roles: Readonly<Record<string, Scenario.Role>> = referenceRoles
-): Effect.Effect<{
-  readonly image: Record<string, ImageGenerator.Service>
-  readonly text: Record<string, TextGenerator.Service>
-}> =>
+): Effect.Effect<SimulatedProviders> =>
   Effect.gen(function*() {
     const image: Record<string, ImageGenerator.Service> = {}
     const text: Record<string, TextGenerator.Service> = {}
+    const counters: Array<Effect.Effect<number>> = []
     for (const [name, route] of Object.entries(config.routes)) {
       const role = roles[name] ?? "openai"
       const options = { model: route.model, provider: route.provider, route: name }
-      if (role === "text") text[name] = (yield* Scenario.fakeText(scenario, role, options)).service
-      else image[name] = (yield* Scenario.fakeImage(scenario, role, options)).service
+      if (role === "text") {
+        const fake = yield* Scenario.fakeText(scenario, role, options)
+        text[name] = fake.service
+        counters.push(fake.callCount)
+      } else {
+        const fake = yield* Scenario.fakeImage(scenario, role, options)
+        image[name] = fake.service
+        counters.push(fake.callCount)
+      }
     }
-    return { image, text }
+    const providerCalls = Effect.map(Effect.all(counters), (counts) => counts.reduce((a, b) => a + b, 0))
+    return { image, text, providerCalls }
   })
 
 /**
@@ -111,7 +129,10 @@ export interface Summary {
   readonly p50: number
   readonly p95: number
   readonly p99: number
-  /** Provider calls made, and per answered request. */
+  /**
+   * Provider calls made (as counted by the providers when given to
+   * `summarize`, else estimated from the outcomes), and per answered request.
+   */
   readonly providerCalls: number
   readonly callsPerAnswer: number
   /** Answers per route. */
@@ -124,11 +145,14 @@ const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 
 /**
- * Summarizes outcomes.
+ * Summarizes outcomes. Pass `providerCalls` as counted by the providers for an
+ * exact figure; without it, each answer counts its `attempts` and each failure
+ * one call per step it failed on (an estimate: retries within a failed step
+ * are not visible in the error).
  *
  * @since 0.1.0
  */
-export const summarize = (outcomes: ReadonlyArray<Outcome>): Summary => {
+export const summarize = (outcomes: ReadonlyArray<Outcome>, options?: { readonly providerCalls?: number }): Summary => {
   const answers = Arr.getRights(outcomes.map((o) => o.result))
   const failures = Arr.getLefts(outcomes.map((o) => o.result))
   const latencies = outcomes.map((o) => o.latency).sort((a, b) => a - b)
@@ -136,7 +160,7 @@ export const summarize = (outcomes: ReadonlyArray<Outcome>): Summary => {
   for (const answer of answers) byRoute[answer.route] = (byRoute[answer.route] ?? 0) + 1
   const byError: Record<string, number> = {}
   for (const failure of failures) byError[failure._tag] = (byError[failure._tag] ?? 0) + 1
-  const providerCalls = answers.reduce((n, a) => n + a.attempts, 0) +
+  const providerCalls = options?.providerCalls ?? answers.reduce((n, a) => n + a.attempts, 0) +
     failures.reduce((n, f) => n + (f._tag === "AllRoutesFailed" ? f.attempts.length : 1), 0)
   return {
     requests: outcomes.length,
@@ -185,6 +209,9 @@ export const run = (options: RunOptions): Effect.Effect<ReadonlyArray<Outcome>> 
   Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
     const interval = Duration.decode(options.interval)
+    if (!Duration.greaterThan(interval, Duration.zero)) {
+      return yield* Effect.dieMessage(`Simulation.run: interval must be positive, got ${Duration.format(interval)}`)
+    }
     const count = Math.max(1, Math.floor(Duration.toMillis(options.duration) / Duration.toMillis(interval)))
     const makeRequest = options.request ?? defaultRequest
     const fibers: Array<Fiber.RuntimeFiber<Outcome>> = []
@@ -212,18 +239,30 @@ export const run = (options: RunOptions): Effect.Effect<ReadonlyArray<Outcome>> 
   })
 
 /**
- * Builds the reference pipeline on simulated providers playing `scenario` and
- * plays requests through it.
+ * A simulation's outcomes and their summary (with the provider calls counted
+ * by the providers themselves).
+ *
+ * @since 0.1.0
+ */
+export interface Report {
+  readonly outcomes: ReadonlyArray<Outcome>
+  readonly summary: Summary
+}
+
+/**
+ * Builds the reference pipeline (or `config`) on simulated providers playing
+ * `scenario`, plays requests through it, and reports.
  *
  * @since 0.1.0
  */
 export const runReference = (
   scenario: Scenario.Scenario,
   options: Omit<RunOptions, "generate"> & { readonly config?: unknown }
-): Effect.Effect<ReadonlyArray<Outcome>, PipelineConfig.ConfigError> =>
+): Effect.Effect<Report, PipelineConfig.ConfigError> =>
   Effect.gen(function*() {
     const config = yield* PipelineConfig.decode(options.config ?? referenceConfig)
     const simulated = yield* providers(scenario, config)
     const pipeline = yield* Pipeline.make(config, simulated)
-    return yield* run({ ...options, generate: pipeline.generate })
+    const outcomes = yield* run({ ...options, generate: pipeline.generate })
+    return { outcomes, summary: summarize(outcomes, { providerCalls: yield* simulated.providerCalls }) }
   })

@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Duration, Effect, Exit, Scheduler } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberId, Scheduler } from "effect"
 
 interface Sleeper {
   readonly at: number
@@ -118,7 +118,8 @@ export class VirtualClock implements Clock.Clock {
  * exit. Time starts at `start` (epoch ms, default 0) and jumps from one sleeper
  * to the next whenever every fiber is suspended. The effect must not wait on
  * real I/O: nothing but its own sleeps can wake it. An effect that waits on
- * something that never comes dies with a message saying so, instead of hanging.
+ * something that never comes is interrupted (its finalizers run) and the exit
+ * is a defect saying so, instead of hanging.
  *
  * @since 0.1.0
  * @example
@@ -139,6 +140,11 @@ export const run = <A, E>(effect: Effect.Effect<A, E>, options?: { readonly star
     const exit = fiber.unsafePoll()
     if (exit !== null) return exit
     if (!clock.advance()) {
+      // Interrupt the stuck fiber so its finalizers run: `Effect.never` holds a real timer that
+      // would otherwise keep the process alive after `run` has returned.
+      fiber.unsafeInterruptAsFork(FiberId.none)
+      do drain()
+      while (fiber.unsafePoll() === null && clock.advance())
       return Exit.die(new Error("VirtualTime.run: every fiber is waiting and no sleeper is left to wake (deadlock)"))
     }
     drain()
