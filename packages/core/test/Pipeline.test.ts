@@ -820,6 +820,27 @@ describe("Pipeline", () => {
         const roomy = yield* run({ capacity: 100 })
         expect(roomy.calls).toBe(50)
       }))
+
+    it.effect("requests turned away by an open breaker credit nothing to the route's budget", () =>
+      Effect.gen(function*() {
+        const pro = always(models.pro, fail(overloaded))
+        const flash = always(models.flash, ok())
+        const pipeline = yield* makePipeline({
+          image: { pro, flash },
+          plan: [{ route: "pro" }, { route: "flash" }],
+          retry: noRetry,
+          retryBudget: { ratio: 0.5, minPerSecond: 0, capacity: 100 },
+          breaker: { consecutiveFailures: 2 }
+        })
+        const budget = pipeline.budgets.get("pro")!
+        // a new budget starts full: empty it so that deposits show
+        while (yield* budget.tryWithdraw) { /* draining */ }
+        const start = yield* budget.balance
+        for (let i = 0; i < 10; i++) yield* pipeline.generate(request())
+        // two requests reached pro (then its breaker opened); eight were turned away without a call
+        expect(pro.calls).toHaveLength(2)
+        expect((yield* budget.balance) - start).toBeCloseTo(2 * 0.5)
+      }))
   })
 
   describe("layer", () => {
@@ -847,6 +868,18 @@ describe("Pipeline", () => {
         ).pipe(Effect.provide(live))
         expect([result.route, result.attempts]).toStrictEqual(["flash", 2])
         expect(pipeline.route).toBe("pipeline")
+
+        // A Layer shared by routes (one SDK client behind several models) is built once.
+        let builds = 0
+        const shared = Layer.effect(ImageGenerator, Effect.sync(() => {
+          builds++
+          return flash.service
+        }))
+        yield* Effect.provide(
+          ImageGenerator,
+          Pipeline.layer(config, { image: { pro: shared, flash: shared } })
+        )
+        expect(builds).toBe(1)
 
         const missing = yield* Effect.exit(
           Effect.provide(
