@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import type { GenerationError } from "./Errors.js"
 import { type GeneratedImage, ImageRequest, ImageResult } from "./Image.js"
 import { type AspectRatio, isBelow, type Resolution } from "./Resolution.js"
@@ -42,26 +42,25 @@ export class ImageGenerator extends Context.Tag("@ballast/core/ImageGenerator")<
       model: options.model,
       route,
       generate: (request) =>
-        Effect.flatMap(Clock.currentTimeMillis, (start) =>
-          Effect.flatMap(options.generate(request), (output) =>
-            Effect.map(Clock.currentTimeMillis, (end) => {
-              const resolution = output.resolution ?? request.resolution
-              const aspectRatio = output.aspectRatio ?? request.aspectRatio
-              return ImageResult.make({
-                images: output.images,
-                route,
-                provider: options.provider,
-                model: options.model,
-                resolution,
-                requestedResolution: request.resolution,
-                aspectRatio,
-                degraded: isBelow(resolution, request.resolution) || aspectRatio !== request.aspectRatio,
-                attempts: 1,
-                latency: Duration.millis(end - start)
-              }, { disableValidation: true })
-            })
-          )
-        )
+        Effect.clockWith((clock) => {
+          const start = clock.unsafeCurrentTimeMillis()
+          return Effect.map(options.generate(request), (output) => {
+            const resolution = output.resolution ?? request.resolution
+            const aspectRatio = output.aspectRatio ?? request.aspectRatio
+            return ImageResult.make({
+              images: output.images,
+              route,
+              provider: options.provider,
+              model: options.model,
+              resolution,
+              requestedResolution: request.resolution,
+              aspectRatio,
+              degraded: isBelow(resolution, request.resolution) || aspectRatio !== request.aspectRatio,
+              attempts: 1,
+              latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+            }, { disableValidation: true })
+          })
+        })
     }
   }
 

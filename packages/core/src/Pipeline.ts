@@ -253,11 +253,32 @@ export const make = (
         )
       })
 
+    // A step's outcome, noted for a Timeout's message in the continuation that already handles its result.
+    const settled = <A>(
+      run: Effect.Effect<A, GenerationError>,
+      route: string,
+      resolution: string,
+      counter: Counter,
+      onSuccess: (a: A) => StepResult
+    ): Fallback.Step<StepResult> =>
+      Fallback.step(
+        route,
+        resolution,
+        Effect.matchEffect(run, {
+          onFailure: (error) =>
+            Effect.zipRight(
+              Effect.sync(() => counter.failed.push(`${route}@${resolution} ${error._tag}`)),
+              Effect.fail(error)
+            ),
+          onSuccess: (a) => Effect.succeed(onSuccess(a))
+        })
+      )
+
     const toStep = (
       planned: PlannedStep,
       request: ImageRequest,
       counter: Counter
-    ): Fallback.Step<ImageResult> => {
+    ): Fallback.Step<StepResult> => {
       if (planned._tag === "Describe") {
         const route = textRoutes.get(planned.route)!
         const textRequest = TextRequest.make({
@@ -266,26 +287,24 @@ export const make = (
             { role: "user", content: request.prompt }
           ]
         }, { disableValidation: true })
-        return Fallback.step(
+        return settled(
+          guarded(route, counter, () => route.service.generate(textRequest)),
           route.name,
           "description",
-          Effect.map(
-            guarded(route, counter, () => route.service.generate(textRequest)),
-            (text) =>
-              ImageResult.make({
-                images: [],
-                description: text.text,
-                route: route.name,
-                provider: text.provider,
-                model: text.model,
-                resolution: "description",
-                requestedResolution: request.resolution,
-                aspectRatio: request.aspectRatio,
-                degraded: true,
-                attempts: 0,
-                latency: Duration.zero
-              }, { disableValidation: true })
-          )
+          counter,
+          (text) => ({
+            images: [],
+            description: text.text,
+            route: route.name,
+            provider: text.provider,
+            model: text.model,
+            resolution: "description",
+            requestedResolution: request.resolution,
+            aspectRatio: request.aspectRatio,
+            degraded: true,
+            attempts: 0,
+            latency: Duration.zero
+          })
         )
       }
       const route = imageRoutes.get(planned.route)!
@@ -294,18 +313,19 @@ export const make = (
         : ImageRequest.make({ ...request, resolution: planned.resolution, aspectRatio: planned.aspectRatio }, {
           disableValidation: true
         })
-      return Fallback.step(
+      return settled(
+        guarded(route, counter, () => route.service.generate(routed)),
         route.name,
         planned.resolution,
-        Effect.map(guarded(route, counter, () => route.service.generate(routed)), (result) =>
-          ImageResult.make({
-            ...result,
-            route: route.name,
-            requestedResolution: request.resolution,
-            degraded: result.resolution === "description" ||
-              isBelow(result.resolution, request.resolution) ||
-              result.aspectRatio !== request.aspectRatio
-          }, { disableValidation: true }))
+        counter,
+        (result) => ({
+          ...result,
+          route: route.name,
+          requestedResolution: request.resolution,
+          degraded: result.resolution === "description" ||
+            isBelow(result.resolution, request.resolution) ||
+            result.aspectRatio !== request.aspectRatio
+        })
       )
     }
 
@@ -322,18 +342,11 @@ export const make = (
           )
         }
         const counter: Counter = { attempts: 0, failed: [] }
-        const steps = Arr.map(planned, (step) => {
-          const made = toStep(step, request, counter)
-          return Fallback.step(
-            made.route,
-            made.resolution,
-            Effect.tapError(made.run, (error) =>
-              Effect.sync(() => counter.failed.push(`${made.route}@${made.resolution} ${error._tag}`)))
-          )
-        })
+        const steps = Arr.map(planned, (step) => toStep(step, request, counter))
         const budget = request.deadline ?? config.deadline
-        return Effect.flatMap(Clock.currentTimeMillis, (start) =>
-          Fallback.run(steps, labels).pipe(
+        return Effect.clockWith((clock) => {
+          const start = clock.unsafeCurrentTimeMillis()
+          return Fallback.run(steps, labels).pipe(
             Deadline.within(budget, () =>
               new Timeout({
                 ...labels,
@@ -341,17 +354,23 @@ export const make = (
                   counter.attempts === 1 ? "" : "s"
                 }${counter.failed.length > 0 ? `; failed steps: ${counter.failed.join(", ")}` : ""}`
               })),
-            Effect.flatMap((result) =>
-              Effect.map(Clock.currentTimeMillis, (end) =>
-                ImageResult.make({ ...result, attempts: counter.attempts, latency: Duration.millis(end - start) }, {
-                  disableValidation: true
-                }))
+            // The only ImageResult a request makes: the step's fields, its attempts and latency.
+            Effect.map((result) =>
+              ImageResult.make({
+                ...result,
+                attempts: counter.attempts,
+                latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+              }, { disableValidation: true })
             )
-          ))
+          )
+        })
       })
 
     return { ...labels, route: "pipeline", config, generate, breakers, budgets, stepsFor }
   })
+
+// What a step answers: the fields of the request's ImageResult, made once at the end.
+type StepResult = ConstructorParameters<typeof ImageResult>[0]
 
 // What one request has done so far: provider calls made, and the steps that failed (for a Timeout's message).
 interface Counter {

@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
 import type { GenerationError } from "./Errors.js"
 import { type TextRequest, TextResult } from "./Text.js"
 
@@ -39,21 +39,19 @@ export class TextGenerator extends Context.Tag("@ballast/core/TextGenerator")<
       model: options.model,
       route,
       generate: (request) =>
-        Effect.flatMap(Clock.currentTimeMillis, (start) =>
-          Effect.flatMap(options.generate(request), (text) =>
-            Effect.map(Clock.currentTimeMillis, (end) =>
-              TextResult.make({
-                text,
-                route,
-                provider: options.provider,
-                model: options.model,
-                degraded: false,
-                attempts: 1,
-                latency: Duration.millis(end - start)
-              }, { disableValidation: true })
-            )
-          )
-        )
+        Effect.clockWith((clock) => {
+          const start = clock.unsafeCurrentTimeMillis()
+          return Effect.map(options.generate(request), (text) =>
+            TextResult.make({
+              text,
+              route,
+              provider: options.provider,
+              model: options.model,
+              degraded: false,
+              attempts: 1,
+              latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+            }, { disableValidation: true }))
+        })
     }
   }
 
