@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Array as Arr, Clock, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import type { FileSystem } from "@effect/platform"
+import { Array as Arr, Clock, type Config, type ConfigError as EffectConfigError, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import * as Capabilities from "./Capabilities.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Deadline from "./Deadline.js"
@@ -437,3 +438,36 @@ export const layer = <
     ConfigError | ErrorOf<Image[keyof Image]> | ErrorOf<Text[keyof Text]>,
     ContextOf<Image[keyof Image]> | ContextOf<Text[keyof Text]>
   >
+
+/**
+ * `layer`, with the configuration read from the JSON or YAML file whose path
+ * `path` (an Effect `Config`, e.g. `Config.string("BALLAST_CONFIG")`) names.
+ * A missing variable or a bad file fails the Layer with an error naming it.
+ *
+ * @since 0.1.0
+ * @example
+ * import { Config, Layer } from "effect"
+ * import { NodeContext } from "@effect/platform-node"
+ * import { Pipeline } from "@ballast/core"
+ *
+ * const ImagesLive = Pipeline.layerConfig(Config.string("BALLAST_CONFIG"), { image: { pro: geminiPro } }).pipe(
+ *   Layer.provide(NodeContext.layer)
+ * )
+ */
+export const layerConfig = <
+  const Image extends Readonly<Record<string, Layer.Layer<ImageGenerator, unknown, unknown>>>,
+  const Text extends Readonly<Record<string, Layer.Layer<TextGenerator, unknown, unknown>>> = {}
+>(
+  path: Config.Config<string>,
+  providers: { readonly image: Image; readonly text?: Text }
+): Layer.Layer<
+  ImageGenerator | Pipeline,
+  ConfigError | EffectConfigError.ConfigError | ErrorOf<Image[keyof Image]> | ErrorOf<Text[keyof Text]>,
+  FileSystem.FileSystem | ContextOf<Image[keyof Image]> | ContextOf<Text[keyof Text]>
+> =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.flatMap(path, PipelineConfigModule.fromFile),
+      (config) => layer(config, providers)
+    )
+  )

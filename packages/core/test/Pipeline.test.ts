@@ -1,7 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import { FileSystem } from "@effect/platform"
+import { SystemError } from "@effect/platform/Error"
 import {
   Cause,
   Clock,
+  Config,
+  ConfigProvider,
   Duration,
   Effect,
   Either,
@@ -895,6 +899,53 @@ describe("Pipeline", () => {
             { path: "routes.flash", message: "no image provider was given for route \"flash\"" }
           ])
         }
+      }))
+  })
+
+  describe("layerConfig", () => {
+    it.effect("reads the configuration file named by a Config, and names a bad one", () =>
+      Effect.gen(function*() {
+        const flash = always(models.flash, ok())
+        const files: Record<string, string> = {
+          "/etc/ballast.yaml": `
+routes:
+  flash: { provider: google, model: ${models.flash} }
+plan:
+  - route: flash
+`,
+          "/etc/broken.yaml": "routes: {}\nplan: []\n"
+        }
+        const fileSystem = FileSystem.layerNoop({
+          readFileString: (path) =>
+            files[path] !== undefined
+              ? Effect.succeed(files[path])
+              : Effect.fail(new SystemError({ reason: "NotFound", module: "FileSystem", method: "readFileString", pathOrDescriptor: path }))
+        })
+        const live = (path: string) =>
+          Pipeline.layerConfig(Config.string("BALLAST_CONFIG"), {
+            image: { flash: Layer.succeed(ImageGenerator, flash.service) }
+          }).pipe(
+            Layer.provide(fileSystem),
+            Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["BALLAST_CONFIG", path]]))))
+          )
+        const result = yield* Effect.flatMap(ImageGenerator, (images) => images.generate(request("1K"))).pipe(
+          Effect.provide(live("/etc/ballast.yaml"))
+        )
+        expect(result.route).toBe("flash")
+
+        const broken = yield* Effect.flip(Effect.provide(ImageGenerator, live("/etc/broken.yaml")))
+        expect(broken._tag).toBe("ConfigError")
+        expect(broken.message).toContain("/etc/broken.yaml")
+        const unset = yield* Effect.flip(
+          Effect.provide(
+            ImageGenerator,
+            Pipeline.layerConfig(Config.string("BALLAST_CONFIG"), { image: {} }).pipe(
+              Layer.provide(fileSystem),
+              Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map())))
+            )
+          )
+        )
+        expect(String(unset)).toContain("BALLAST_CONFIG")
       }))
   })
 
