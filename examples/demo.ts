@@ -11,10 +11,22 @@ import { Pipeline, PipelineConfig } from "@ballast/core"
 import { Scenario, Simulation, VirtualTime } from "@ballast/testing"
 import { Cause, Console, Duration, Effect, Either, Exit, Random, Stream } from "effect"
 
+const usage = `usage: pnpm demo [${Scenario.names.join("|")}] [--every <seconds>]`
+const fail = (message: string): never => {
+  console.error(`demo: ${message}\n${usage}`)
+  process.exit(2)
+}
 const args = process.argv.slice(2)
-const scenarioName = args.find((arg) => !arg.startsWith("--")) ?? "outage-2h"
 const everyIndex = args.indexOf("--every")
-const everySeconds = everyIndex >= 0 ? Number(args[everyIndex + 1]) : 60
+const everyArg = everyIndex >= 0 ? args[everyIndex + 1] : "60"
+const everySeconds = Number(everyArg)
+if (everyArg === undefined || !Number.isFinite(everySeconds) || everySeconds <= 0) {
+  fail(`--every takes a positive number of seconds, got ${everyArg === undefined ? "nothing" : `"${everyArg}"`}`)
+}
+const positional = args.filter((arg, i) => !arg.startsWith("--") && (everyIndex < 0 || i !== everyIndex + 1))
+const unknownFlag = args.find((arg) => arg.startsWith("--") && arg !== "--every")
+if (unknownFlag !== undefined) fail(`unknown option ${unknownFlag}`)
+const scenario = Either.getOrElse(Scenario.get(positional[0] ?? "outage-2h"), (message) => fail(message))
 
 const clock = (ms: number) => {
   const s = Math.floor(ms / 1000)
@@ -25,13 +37,6 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`.padStart(7)
 const percent = (x: number) => `${(x * 100).toFixed(2)}%`
 
 const program = Effect.gen(function*() {
-  const scenario = yield* Either.match(Scenario.get(scenarioName), {
-    onLeft: (message) => Effect.dieMessage(message),
-    onRight: Effect.succeed
-  })
-  if (!Number.isFinite(everySeconds) || everySeconds <= 0) {
-    return yield* Effect.dieMessage(`--every takes a positive number of seconds, got "${args[everyIndex + 1]}"`)
-  }
   const config = yield* PipelineConfig.decode(Simulation.referenceConfig)
   const providers = yield* Simulation.providers(scenario, config)
   const pipeline = yield* Pipeline.make(config, providers)

@@ -29,14 +29,14 @@ export const referenceConfig = {
     "gemini-flash": { provider: "google", model: "gemini-3.1-flash-image-preview" },
     "openai": { provider: "openai", model: "gpt-image-2" },
     "flux": { provider: "openai-compatible", model: "flux-1.1-pro" },
-    "describe": { provider: "openai", model: "gpt-5.2" }
+    "writer": { provider: "openai", model: "gpt-5.2" }
   },
   plan: [
     { route: "gemini-pro", resolutions: ["4K", "2K"] },
     { route: "gemini-flash" },
     { route: "openai" },
     { route: "flux" },
-    { describe: "describe" }
+    { describe: "writer" }
   ],
   deadline: "180 seconds"
 } as const
@@ -51,7 +51,7 @@ export const referenceRoles: Readonly<Record<string, Scenario.Role>> = {
   "gemini-flash": "flash",
   "openai": "openai",
   "flux": "compatible",
-  "describe": "text"
+  "writer": "text"
 }
 
 /**
