@@ -5,11 +5,11 @@
  * @since 0.1.0
  */
 import type { FileSystem } from "@effect/platform"
-import { Array as Arr, Clock, type Config, type ConfigError as EffectConfigError, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Array as Arr, type Config, type ConfigError as EffectConfigError, Context, Duration, Effect, FiberRef, Layer, Option } from "effect"
 import * as Capabilities from "./Capabilities.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Deadline from "./Deadline.js"
-import { BadRequest, type GenerationError, Timeout } from "./Errors.js"
+import { AllRoutesFailed, BadRequest, FailedAttempt, type GenerationError, Timeout } from "./Errors.js"
 import * as Fallback from "./Fallback.js"
 import { ImageRequest, ImageResult } from "./Image.js"
 import { ImageGenerator } from "./ImageGenerator.js"
@@ -78,9 +78,9 @@ export const describeInstruction =
   "the image that would have been made, so it can stand in for it."
 
 interface Policies {
+  readonly route: string
   readonly breaker: CircuitBreaker.CircuitBreaker
   readonly budget: RetryBudget.RetryBudget
-  readonly schedule: Schedule.Schedule<Duration.Duration, unknown>
 }
 
 interface ImageRoute extends Policies {
@@ -172,14 +172,7 @@ export const make = (
         const budget = yield* RetryBudget.make(config.retryBudget)
         breakers.set(name, breaker)
         budgets.set(name, budget)
-        // A retry the breaker would turn away is not waited for: the step gives up and the plan moves on.
-        const admit = (delay: Duration.Duration) =>
-          Effect.zipWith(
-            breaker.state,
-            Clock.currentTimeMillis,
-            (state, now) => CircuitBreaker.isAvailable(state, now + Duration.toMillis(delay))
-          )
-        const made: Policies = { breaker, budget, schedule: Retry.schedule(config.retry, budget, admit) }
+        const made: Policies = { route: name, breaker, budget }
         policies.set(name, made)
         return made
       })
@@ -238,45 +231,54 @@ export const make = (
       return steps
     }
 
-    // One step on one route: every attempt through the route's breaker, the attempts driven by its retry
-    // schedule. The budget is credited once per request that actually reaches the route.
-    const guarded = <A>(policies: Policies, counter: Counter, call: () => Effect.Effect<A, GenerationError>) =>
-      Effect.suspend(() => {
-        let first = true
-        return Retry.retryWith(
-          policies.breaker.guard(Effect.suspend(() => {
-            counter.attempts++
-            if (!first) return call()
-            first = false
-            return Effect.zipRight(policies.budget.deposit, call())
-          })),
-          policies.schedule
+    // One step on one route: every attempt through the route's breaker, the attempts driven by the retry
+    // schedule. Another attempt is made only if the breaker will let it through and it would end (judged by
+    // the previous attempt's duration) before the deadline, leaving the reserve for the steps after this one.
+    // The route's budget is credited once per request that reaches it; every failed attempt is recorded.
+    const guarded = <A>(
+      policies: Policies,
+      step: { readonly resolution: string; readonly last: boolean },
+      counter: Counter,
+      call: () => Effect.Effect<A, GenerationError>
+    ) =>
+      Effect.clockWith((clock) => {
+        let previous = 0
+        const kept = step.last ? 0 : counter.reserve
+        const admit = (delay: Duration.Duration) =>
+          Effect.zipWith(
+            policies.breaker.state,
+            Deadline.allows(Duration.toMillis(delay) + previous + kept),
+            (state, fits) =>
+              fits && CircuitBreaker.isAvailable(state, clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay))
+          )
+        const attempt = policies.breaker.guard(Effect.suspend(() => {
+          counter.attempts++
+          const started = clock.unsafeCurrentTimeMillis()
+          const made = counter.reached.has(policies.route)
+            ? call()
+            : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
+          return Effect.ensuring(made, Effect.sync(() => previous = clock.unsafeCurrentTimeMillis() - started))
+        })).pipe(
+          Effect.tapError((error) =>
+            Effect.sync(() => {
+              if (error._tag === "AllRoutesFailed") counter.failures.push(...error.attempts)
+              else counter.failures.push(new FailedAttempt({ route: policies.route, resolution: step.resolution, error }))
+            })
+          )
         )
+        return Retry.retryWith(attempt, Retry.schedule(config.retry, policies.budget, admit))
       })
 
-    // A step's outcome, noted for a Timeout's message in the continuation that already handles its result.
-    const settled = <A>(
+    const step = <A>(
       run: Effect.Effect<A, GenerationError>,
       route: string,
       resolution: string,
-      counter: Counter,
       onSuccess: (a: A) => StepResult
-    ): Fallback.Step<StepResult> =>
-      Fallback.step(
-        route,
-        resolution,
-        Effect.matchEffect(run, {
-          onFailure: (error) =>
-            Effect.zipRight(
-              Effect.sync(() => counter.failed.push(`${route}@${resolution} ${error._tag}`)),
-              Effect.fail(error)
-            ),
-          onSuccess: (a) => Effect.succeed(onSuccess(a))
-        })
-      )
+    ): Fallback.Step<StepResult> => Fallback.step(route, resolution, Effect.map(run, onSuccess))
 
     const toStep = (
       planned: PlannedStep,
+      last: boolean,
       request: ImageRequest,
       counter: Counter
     ): Fallback.Step<StepResult> => {
@@ -288,11 +290,10 @@ export const make = (
             { role: "user", content: request.prompt }
           ]
         }, { disableValidation: true })
-        return settled(
-          guarded(route, counter, () => route.service.generate(textRequest)),
+        return step(
+          guarded(route, { resolution: "description", last }, counter, () => route.service.generate(textRequest)),
           route.name,
           "description",
-          counter,
           (text) => ({
             images: [],
             description: text.text,
@@ -314,11 +315,10 @@ export const make = (
         : ImageRequest.make({ ...request, resolution: planned.resolution, aspectRatio: planned.aspectRatio }, {
           disableValidation: true
         })
-      return settled(
-        guarded(route, counter, () => route.service.generate(routed)),
+      return step(
+        guarded(route, { resolution: planned.resolution, last }, counter, () => route.service.generate(routed)),
         route.name,
         planned.resolution,
-        counter,
         (result) => ({
           ...result,
           route: route.name,
@@ -332,8 +332,8 @@ export const make = (
 
     const generate = (request: ImageRequest): Effect.Effect<ImageResult, GenerationError> =>
       Effect.suspend(() => {
-        const planned = stepsFor(request)
-        if (!Arr.isNonEmptyReadonlyArray(planned)) {
+        const plan = stepsFor(request)
+        if (!Arr.isNonEmptyReadonlyArray(plan)) {
           return Effect.fail(
             new BadRequest({
               ...labels,
@@ -342,18 +342,30 @@ export const make = (
             })
           )
         }
-        const counter: Counter = { attempts: 0, failed: [] }
-        const steps = Arr.map(planned, (step) => toStep(step, request, counter))
         const budget = request.deadline ?? config.deadline
-        return Effect.clockWith((clock) => {
+        return Effect.clockWith((clock) => FiberRef.getWith(Deadline.currentDeadline, (enclosing) => {
           const start = clock.unsafeCurrentTimeMillis()
+          // The reserve is a share of the time this request really has: an enclosing deadline may be earlier.
+          const available = Math.min(Duration.toMillis(budget), enclosing - start)
+          const counter: Counter = {
+            attempts: 0,
+            failures: [],
+            reached: new Set(),
+            reserve: available * config.reserveShare
+          }
+          const steps = Arr.map(plan, (planned, i) => toStep(planned, i === plan.length - 1, request, counter))
           return Fallback.run(steps, labels).pipe(
+            // Fallback keeps each step's last error; the request keeps every attempt's.
+            Effect.catchTag("AllRoutesFailed", () =>
+              Effect.fail(
+                new AllRoutesFailed({ ...labels, message: Fallback.summarize(counter.failures), attempts: counter.failures })
+              )),
             Deadline.within(budget, () =>
               new Timeout({
                 ...labels,
                 message: `the deadline of ${Duration.format(budget)} passed after ${counter.attempts} provider call${
                   counter.attempts === 1 ? "" : "s"
-                }${counter.failed.length > 0 ? `; failed steps: ${counter.failed.join(", ")}` : ""}`
+                }${counter.failures.length > 0 ? ` (${Fallback.summarize(counter.failures)})` : ""}`
               })),
             // The only ImageResult a request makes: the step's fields, its attempts and latency.
             Effect.map((result) =>
@@ -364,7 +376,7 @@ export const make = (
               }, { disableValidation: true })
             )
           )
-        })
+        }))
       })
 
     return { ...labels, route: "pipeline", config, generate, breakers, budgets, stepsFor }
@@ -373,10 +385,14 @@ export const make = (
 // What a step answers: the fields of the request's ImageResult, made once at the end.
 type StepResult = ConstructorParameters<typeof ImageResult>[0]
 
-// What one request has done so far: provider calls made, and the steps that failed (for a Timeout's message).
+// What one request has done so far: provider calls made, every failed attempt in order (for AllRoutesFailed
+// and a Timeout's message), and the routes it reached (whose budgets it has credited).
 interface Counter {
   attempts: number
-  readonly failed: Array<string>
+  readonly failures: Array<FailedAttempt>
+  readonly reached: Set<string>
+  /** Milliseconds of the deadline kept for the steps after the current one. */
+  readonly reserve: number
 }
 
 // Distributive over a union of Layers, and `never` for none (Layer.Layer.Error is neither).

@@ -294,7 +294,17 @@ export class PipelineConfig extends Schema.Class<PipelineConfig>("@ballast/core/
   retryBudget: Schema.optionalWith(RetryBudgetSettings, { default: () => RetryBudgetSettings.make({}), exact: true }),
   breaker: Schema.optionalWith(BreakerSettings, { default: () => BreakerSettings.make({}), exact: true }),
   /** The time budget of a whole request, across every retry and fallback. */
-  deadline: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(120), exact: true })
+  deadline: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(120), exact: true }),
+  /**
+   * The share of a request's deadline kept for the steps after the current
+   * one: a step starts another attempt only if, judged by how long its
+   * previous attempt took, it would end that long before the deadline. The
+   * last step may use it all. 0 lets every step retry up to the deadline.
+   */
+  reserveShare: Schema.optionalWith(
+    Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThan(1)),
+    { default: () => 0.25, exact: true }
+  )
 }) {}
 
 /**

@@ -166,7 +166,15 @@ describe("createImageClient", () => {
     if (!(error instanceof AllRoutesFailed)) return
     expect(error._tag).toBe("AllRoutesFailed")
     expect(error).toBeInstanceOf(Error)
-    expect(error.attempts.map((a) => `${a.route}@${a.resolution}`)).toStrictEqual(["pro@2K", "flash@2K"])
+    // every attempt's error, in order: three tries on each route
+    expect(error.attempts.map((a) => `${a.route}@${a.resolution}`)).toStrictEqual([
+      "pro@2K",
+      "pro@2K",
+      "pro@2K",
+      "flash@2K",
+      "flash@2K",
+      "flash@2K"
+    ])
     expect(error.attempts.every((a) => a.error instanceof Overloaded)).toBe(true)
     await client.close()
   })

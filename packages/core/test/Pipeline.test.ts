@@ -161,6 +161,7 @@ interface Setup {
   readonly retryBudget?: Record<string, unknown>
   readonly breaker?: Record<string, unknown>
   readonly deadline?: number | string
+  readonly reserveShare?: number
 }
 
 const noRetry = { attempts: 1 }
@@ -663,6 +664,35 @@ describe("Pipeline", () => {
         expect(allowed.elapsed).toBe(20_000)
       }))
 
+    it.effect("a slow failing step keeps a share of the deadline for the steps after it", () =>
+      Effect.gen(function*() {
+        // pro fails after 25 s each time; gpt-image-2 answers in 10 s. Default deadline (120 s), retry and
+        // reserve (a quarter of the deadline): pro is retried while another 25 s attempt would still leave
+        // 30 s, so the request is answered by gpt at 91 s instead of timing out on pro's fifth attempt.
+        const pro = always(models.pro, fail(overloaded, 25_000))
+        const gpt = always(models.gpt2, ok({ latency: 10_000 }))
+        const pipeline = yield* makePipeline({
+          image: { pro, gpt },
+          plan: [{ route: "pro" }, { route: "gpt" }],
+          retry: { jitter: false }
+        })
+        const { elapsed, result } = yield* runForADay(pipeline.generate(request()))
+        expect(pro.calls.map((c) => c.at)).toStrictEqual([0, 27_000, 56_000])
+        expect(Either.isRight(result) && result.right.route).toBe("gpt")
+        expect(elapsed).toBe(91_000)
+
+        // With no reserve, pro takes the whole deadline and the request times out.
+        const greedy = yield* makePipeline({
+          image: { pro: always(models.pro, fail(overloaded, 25_000)), gpt: always(models.gpt2, ok({ latency: 10_000 })) },
+          plan: [{ route: "pro" }, { route: "gpt" }],
+          retry: { jitter: false },
+          reserveShare: 0
+        })
+        const timedOut = yield* runForADay(greedy.generate(request()))
+        expect(Either.isLeft(timedOut.result) && timedOut.result.left._tag).toBe("Timeout")
+        expect(timedOut.elapsed).toBe(120_000)
+      }))
+
     it.effect("an enclosing Deadline that is earlier wins, for the timeout and for retries", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
@@ -679,9 +709,9 @@ describe("Pipeline", () => {
         )
         expect(Either.isLeft(result) && result.left._tag).toBe("Timeout")
         expect(elapsed).toBe(7_000)
-        // retries at 2 s and 6 s fit under 7 s; the one at 14 s does not
-        expect(pro.calls.map((c) => c.at)).toStrictEqual([0, 2_000, 6_000])
-        expect(flash.calls.map((c) => [c.at, c.outcome])).toStrictEqual([[6_000, "interrupted"]])
+        // the retry at 2 s fits under 7 s less the reserve for flash (a quarter of 7 s); the one at 6 s does not
+        expect(pro.calls.map((c) => c.at)).toStrictEqual([0, 2_000])
+        expect(flash.calls.map((c) => [c.at, c.outcome])).toStrictEqual([[2_000, "interrupted"]])
       }))
   })
 
@@ -765,7 +795,11 @@ describe("Pipeline", () => {
         const failed = allRoutesFailedOf(result)
         expect(failed.attempts.map((a) => `${a.route}@${a.resolution} ${a.error._tag}`)).toStrictEqual([
           "pro@4K Overloaded",
+          "pro@4K Overloaded",
+          "pro@4K Overloaded",
           "pro@2K CircuitOpen",
+          "flash@4K ProviderUnavailable",
+          "flash@4K ProviderUnavailable",
           "flash@4K ProviderUnavailable"
         ])
         expect(flash.calls.map((c) => c.at)).toStrictEqual([3_000, 4_000, 6_000])
@@ -823,6 +857,24 @@ describe("Pipeline", () => {
         // the same traffic with a roomy budget: every retry is made
         const roomy = yield* run({ capacity: 100 })
         expect(roomy.calls).toBe(50)
+      }))
+
+    it.effect("a request credits a route's budget once, however many of its steps use the route", () =>
+      Effect.gen(function*() {
+        const pro = always(models.pro, fail(overloaded))
+        const flash = always(models.flash, ok())
+        const pipeline = yield* makePipeline({
+          image: { pro, flash },
+          plan: [{ route: "pro", resolutions: ["4K", "2K"] }, { route: "flash" }],
+          retry: noRetry,
+          retryBudget: { ratio: 0.5, minPerSecond: 0, capacity: 100 }
+        })
+        const budget = pipeline.budgets.get("pro")!
+        while (yield* budget.tryWithdraw) { /* draining */ }
+        const start = yield* budget.balance
+        yield* pipeline.generate(request("4K"))
+        expect(pro.calls.map((c) => c.resolution)).toStrictEqual(["4K", "2K"])
+        expect((yield* budget.balance) - start).toBeCloseTo(0.5)
       }))
 
     it.effect("requests turned away by an open breaker credit nothing to the route's budget", () =>
@@ -1015,9 +1067,12 @@ plan:
         if (Either.isRight(result)) {
           expect(result.right.attempts).toBe(calls)
         } else if (result.left._tag === "AllRoutesFailed") {
-          expect(result.left.attempts.map((a) => `${a.route}@${a.resolution}`)).toStrictEqual(
+          // every attempt's error, in order: each step's calls (or its breaker's refusal), step after step
+          const labels = result.left.attempts.map((a) => `${a.route}@${a.resolution}`)
+          expect(labels.filter((label, i) => label !== labels[i - 1])).toStrictEqual(
             steps.map((step) => step._tag === "Image" ? `${step.route}@${step.resolution}` : step.route)
           )
+          expect(result.left.attempts.filter((a) => a.error._tag !== "CircuitOpen")).toHaveLength(calls)
         } else {
           expect(result.left._tag).toBe("Timeout")
         }
@@ -1070,12 +1125,13 @@ plan:
         const fakes = failuresBeforeSuccess.map((k) =>
           fakeImage(models.flash, (call) => call < k ? fail(overloaded) : ok())
         )
-        // The reference: no latency, so time passes only in backoffs, and a retry is made only
-        // when it starts before the deadline.
+        // The reference: no latency, so time passes only in backoffs, and a retry is made only when
+        // it starts before the deadline, less the reserve (a quarter of it) kept for the later steps.
         let now = 0
         let calls = 0
         let expected: { readonly route: string; readonly calls: number; readonly at: number } | undefined
         for (const [i, k] of failuresBeforeSuccess.entries()) {
+          const kept = i === failuresBeforeSuccess.length - 1 ? 0 : deadline * 0.25
           calls++
           for (let call = 0;; call++) {
             if (call === k) {
@@ -1083,7 +1139,7 @@ plan:
               break
             }
             const delay = Math.min(maxDelay, initialDelay * factor ** call)
-            if (call + 1 >= attempts || now + delay >= deadline) break
+            if (call + 1 >= attempts || now + delay + kept >= deadline) break
             now += delay
             calls++
           }
@@ -1108,7 +1164,7 @@ plan:
             expected.at
           ])
         } else {
-          expect(allRoutesFailedOf(result).attempts).toHaveLength(fakes.length)
+          expect(allRoutesFailedOf(result).attempts).toHaveLength(calls)
           expect(fakes.reduce((sum, fake) => sum + fake.calls.length, 0)).toBe(calls)
           expect(elapsed).toBe(now)
         }

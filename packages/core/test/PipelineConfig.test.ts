@@ -180,7 +180,7 @@ describe("PipelineConfig", () => {
         }))
         const issues = error.issues.map((issue) => `${issue.path}: ${issue.message}`)
         expect(issues).toEqual(expect.arrayContaining([
-          "retries: is unexpected, expected: \"routes\" | \"plan\" | \"retry\" | \"retryBudget\" | \"breaker\" | \"deadline\"",
+          "retries: is unexpected, expected: \"routes\" | \"plan\" | \"retry\" | \"retryBudget\" | \"breaker\" | \"deadline\" | \"reserveShare\"",
           "routes.a.model: is missing",
           "routes.b: Expected a route { provider, model, region?, capabilities? }, actual 3",
           expect.stringMatching(/^routes\.c\.modle: is unexpected/),
