@@ -53,13 +53,15 @@ export type BadRequestScope = typeof BadRequestScope.Type
 /**
  * The request was rejected as invalid (HTTP 400 / `INVALID_ARGUMENT` / 422).
  * Never retried and never counted by a breaker. A `scope: "request"` error stops
- * a fallback chain (it would fail everywhere); `scope: "route"` moves on.
+ * a fallback chain (it would fail everywhere); `scope: "route"`, the default,
+ * moves on: when in doubt, trying the other routes costs a few fast 400s,
+ * while stopping wrongly costs the answer.
  *
  * @since 0.1.0
  */
 export class BadRequest extends Schema.TaggedError<BadRequest>("@ballast/core/BadRequest")("BadRequest", {
   ...fields,
-  scope: Schema.optionalWith(BadRequestScope, { default: () => "request" as const, exact: true })
+  scope: Schema.optionalWith(BadRequestScope, { default: () => "route" as const, exact: true })
 }) {}
 
 /**

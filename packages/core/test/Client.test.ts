@@ -180,7 +180,7 @@ describe("createImageClient", () => {
   })
 
   it("a provider's request-scoped BadRequest rejects as it is, without fallback", async () => {
-    const invalid = new BadRequest({ provider: "google", model: models.pro, message: "invalid argument" })
+    const invalid = new BadRequest({ provider: "google", model: models.pro, message: "invalid argument", scope: "request" })
     const flash = fake(models.flash, () => "ok")
     const client = createImageClient(config, {
       image: { pro: fake(models.pro, () => invalid).layer, flash: flash.layer }

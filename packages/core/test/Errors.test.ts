@@ -34,7 +34,7 @@ const circuitOpen = new CircuitOpen({
 const oneOfEach: ReadonlyArray<GenerationError> = [
   new Overloaded(fields),
   new RateLimited({ ...fields, retryAfter: Option.some(Duration.seconds(7)) }),
-  new BadRequest({ ...fields, message: "prompt is invalid" }),
+  new BadRequest({ ...fields, message: "prompt is invalid", scope: "request" }),
   new Unauthorized({ ...fields, message: "API key not valid" }),
   new ContentRejected({ ...fields, message: "IMAGE_SAFETY" }),
   new Timeout({ ...fields, message: "deadline passed" }),
@@ -113,15 +113,15 @@ describe("Errors", () => {
       expect(retryAfterOf("not an error")).toStrictEqual(Option.none())
     }))
 
-  it.effect("BadRequest.scope defaults to \"request\", in the constructor and on decode", () =>
+  it.effect("BadRequest.scope defaults to \"route\", in the constructor and on decode", () =>
     Effect.gen(function*() {
-      expect(new BadRequest(fields).scope).toBe("request")
+      expect(new BadRequest(fields).scope).toBe("route")
       expect(new BadRequest({ ...fields, scope: "route" }).scope).toBe("route")
       const decoded = yield* Schema.decodeUnknown(GenerationError)({ ...fields, _tag: "BadRequest" })
       expect(decoded).toBeInstanceOf(BadRequest)
-      expect(decoded._tag === "BadRequest" && decoded.scope).toBe("request")
-      const routeScoped = yield* roundTrip(new BadRequest({ ...fields, scope: "route" }))
-      expect(routeScoped._tag === "BadRequest" && routeScoped.scope).toBe("route")
+      expect(decoded._tag === "BadRequest" && decoded.scope).toBe("route")
+      const requestScoped = yield* roundTrip(new BadRequest({ ...fields, scope: "request" }))
+      expect(requestScoped._tag === "BadRequest" && requestScoped.scope).toBe("request")
       const bad = yield* Effect.either(Schema.decodeUnknown(GenerationError)({ ...fields, _tag: "BadRequest", scope: "x" }))
       expect(bad._tag).toBe("Left")
     }))
@@ -186,7 +186,7 @@ describe("Errors", () => {
 
   it("isFatalForRequest is true only for a BadRequest scoped to the request", () => {
     expect(oneOfEach.filter(isFatalForRequest).map((e) => e._tag)).toStrictEqual(["BadRequest"])
-    expect(isFatalForRequest(new BadRequest(fields))).toBe(true)
+    expect(isFatalForRequest(new BadRequest(fields))).toBe(false)
     expect(isFatalForRequest(new BadRequest({ ...fields, scope: "request" }))).toBe(true)
     expect(isFatalForRequest(new BadRequest({ ...fields, scope: "route" }))).toBe(false)
   })

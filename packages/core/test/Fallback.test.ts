@@ -92,17 +92,17 @@ describe("Fallback", () => {
       expect(yield* Ref.get(ran)).toStrictEqual(["pro@4K", "flash@2K"])
     }))
 
-  it.effect("a BadRequest decoded without a scope is about the request", () =>
+  it.effect("a BadRequest made without a scope is taken to be about the route: the chain moves on", () =>
     Effect.gen(function*() {
       const ran = yield* Ref.make<ReadonlyArray<string>>([])
       const unscoped = new BadRequest(fields("pro"))
-      expect(unscoped.scope).toBe("request")
+      expect(unscoped.scope).toBe("route")
       const result = yield* Effect.either(Fallback.run([
         recorded(ran, "pro", "4K", Either.left(unscoped)),
         recorded(ran, "flash", "1K", Either.right("flash@1K"))
       ], labels))
-      expect(result).toStrictEqual(Either.left(unscoped))
-      expect(yield* Ref.get(ran)).toStrictEqual(["pro@4K"])
+      expect(result).toStrictEqual(Either.right("flash@1K"))
+      expect(yield* Ref.get(ran)).toStrictEqual(["pro@4K", "flash@1K"])
     }))
 
   it.effect("a BadRequest about the route moves on to the next step", () =>

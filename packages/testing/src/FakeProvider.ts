@@ -154,7 +154,7 @@ export const Answer = {
       }), options),
 
   /**
-   * Fail with `BadRequest` (400) of the given scope (`"request"` by default).
+   * Fail with `BadRequest` (400) of the given scope (`"route"` by default, as the error's own).
    *
    * @since 0.1.0
    */
