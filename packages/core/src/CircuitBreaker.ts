@@ -13,6 +13,7 @@
  */
 import { Cause, DateTime, Duration, Effect, Exit, Option, Predicate, PubSub, Ref, Schema, Stream } from "effect"
 import { dual } from "effect/Function"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import { CircuitOpen, type GenerationErrorTag } from "./Errors.js"
 
 // ---------------------------------------------------------------------------
@@ -164,6 +165,31 @@ export interface OpeningStrategy {
 }
 
 /**
+ * The defaults from the field (DESIGN.md): open after 5 consecutive failures or
+ * more than 25% of at least 10 calls over 60 s; stay open 30 s, doubling while
+ * probes fail, up to 60 s.
+ *
+ * @since 0.1.0
+ */
+export const defaults: {
+  readonly consecutiveFailures: number
+  readonly failureRatio: number
+  readonly window: Duration.Duration
+  readonly minimumCalls: number
+  readonly openDuration: Duration.Duration
+  readonly maxOpenDuration: Duration.Duration
+  readonly backoffFactor: number
+} = {
+  consecutiveFailures: 5,
+  failureRatio: 0.25,
+  window: Duration.seconds(60),
+  minimumCalls: 10,
+  openDuration: Duration.seconds(30),
+  maxOpenDuration: Duration.seconds(60),
+  backoffFactor: 2
+}
+
+/**
  * Opens after `threshold` counted failures in a row; a success starts the count
  * again. Statistics: `[failuresInARow]`.
  *
@@ -257,8 +283,8 @@ export const failureRatio = (options: {
  * @since 0.1.0
  */
 export const defaultStrategies: ReadonlyArray<OpeningStrategy> = [
-  consecutiveFailures(5),
-  failureRatio({ threshold: 0.25, window: "60 seconds", minimumCalls: 10 })
+  consecutiveFailures(defaults.consecutiveFailures),
+  failureRatio({ threshold: defaults.failureRatio, window: defaults.window, minimumCalls: defaults.minimumCalls })
 ]
 
 // ---------------------------------------------------------------------------
@@ -271,7 +297,7 @@ export const defaultStrategies: ReadonlyArray<OpeningStrategy> = [
  *
  * @since 0.1.0
  */
-export const defaultCountedTags: ReadonlyArray<GenerationErrorTag> = [
+export const defaultCountedTags: NonEmptyReadonlyArray<GenerationErrorTag> = [
   "Overloaded",
   "RateLimited",
   "Timeout",
@@ -434,9 +460,9 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker> =>
     const strategies = options.strategies ?? defaultStrategies
     const initialStatistics = strategies.map((strategy) => strategy.initial)
     const counts = options.isFailure ?? countedByDefault
-    const baseMillis = Duration.toMillis(options.openDuration ?? Duration.seconds(30))
-    const maxMillis = Duration.toMillis(options.maxOpenDuration ?? Duration.seconds(60))
-    const factor = options.backoffFactor ?? 2
+    const baseMillis = Duration.toMillis(options.openDuration ?? defaults.openDuration)
+    const maxMillis = Duration.toMillis(options.maxOpenDuration ?? defaults.maxOpenDuration)
+    const factor = options.backoffFactor ?? defaults.backoffFactor
 
     const cell = yield* Ref.make<Cell>({ state: closed, statistics: initialStatistics, generation: 0 })
     const pubsub = yield* PubSub.unbounded<Transition>()
@@ -539,7 +565,7 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker> =>
         }
         case "HalfOpen": {
           if (state.inFlight) {
-            return [reject(current, now, "half-open with a probe in flight"), current]
+            return [reject(current, undefined, "half-open with a probe in flight"), current]
           }
           const next = moveTo(current, { _tag: "HalfOpen", inFlight: true, attempt: state.attempt }, now)
           return [{ _tag: "Probe", generation: next.generation }, next]

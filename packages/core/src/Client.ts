@@ -49,8 +49,9 @@ export interface ImageClient {
  * @since 0.1.0
  */
 export interface ClientProviders {
-  readonly image: Readonly<Record<string, Layer.Layer<ImageGenerator>>>
-  readonly text?: Readonly<Record<string, Layer.Layer<TextGenerator>>>
+  /** One Layer per image route; it may fail (e.g. a missing API key) but must need nothing. */
+  readonly image: Readonly<Record<string, Layer.Layer<ImageGenerator, unknown>>>
+  readonly text?: Readonly<Record<string, Layer.Layer<TextGenerator, unknown>>>
 }
 
 // Synchronous: decoding needs no runtime, and an `Either` costs less than an `Effect`.
@@ -96,11 +97,10 @@ export const createImageClient = (config: unknown, providers: ClientProviders): 
   const missing = Pipeline.missingProviders(pipelineConfig, providers)
   if (missing.length > 0) throw PipelineConfig.configError(missing)
   const runtime = ManagedRuntime.make(Pipeline.layer(pipelineConfig, providers))
-  const model = pipelineConfig.routes[Object.keys(pipelineConfig.routes)[0] ?? ""]?.model ?? "pipeline"
+  const labels = Pipeline.labelsOf(pipelineConfig)
   const invalidRequest = (error: ParseResult.ParseError): BadRequest =>
     new BadRequest({
-      provider: "ballast",
-      model,
+      ...labels,
       message: `invalid request: ${
         parseIssues(error).map((issue) => `${issue.path === "" ? "request" : issue.path}: ${issue.message}`).join("; ")
       }`,

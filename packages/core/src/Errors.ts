@@ -104,7 +104,8 @@ export class ProviderUnavailable extends Schema.TaggedError<ProviderUnavailable>
 /**
  * A route's circuit breaker is open (or half-open with its one probe in flight),
  * so the call was not made. `retryAt` is the earliest time the breaker may let a
- * probe through; it is absent while the route is isolated by hand.
+ * probe through; it is absent while the route is isolated by hand, and while a
+ * half-open probe is in flight (when the route reopens depends on its outcome).
  *
  * @since 0.1.0
  */

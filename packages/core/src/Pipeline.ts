@@ -69,6 +69,21 @@ export type PlannedStep =
   | { readonly _tag: "Describe"; readonly route: string }
 
 /**
+ * Who a pipeline's own errors (`AllRoutesFailed`, `Timeout`) say they come
+ * from: provider `"ballast"`, and the model of the plan's first image route —
+ * the model the caller asked for, in effect.
+ *
+ * @since 0.1.0
+ */
+export const labelsOf = (config: PipelineConfig): { readonly provider: string; readonly model: string } => {
+  const first = config.plan.find((entry) => "route" in entry)
+  return {
+    provider: "ballast",
+    model: first !== undefined && "route" in first ? config.routes[first.route]?.model ?? "pipeline" : "pipeline"
+  }
+}
+
+/**
  * The instruction the text rung is given, followed by the prompt.
  *
  * @since 0.1.0
@@ -193,10 +208,7 @@ export const make = (
       textRoutes.set(name, { name, service, ...(yield* policiesFor(name, service.provider, service.model)) })
     }
 
-    const labels = {
-      provider: "ballast",
-      model: config.routes[imageRouteNames[0]!]?.model ?? "pipeline"
-    }
+    const labels = labelsOf(config)
 
     const expand = (resolution: Resolution, aspectRatio: AspectRatio): ReadonlyArray<PlannedStep> => {
       const steps: Array<PlannedStep> = []
@@ -434,8 +446,12 @@ export const layer = <
 > =>
   Layer.scopedContext(
     Effect.gen(function*() {
-      // One memo map for all provider Layers, so a Layer they share (one SDK client) is built once.
-      const memoMap = yield* Layer.makeMemoMap
+      // Routes without a provider fail before any provider is built.
+      const missing = missingProviders(config, providers)
+      if (missing.length > 0) return yield* Effect.fail(configError(missing))
+      // The memo map of the Layer graph this one is built in: a Layer the providers share with each
+      // other or with the application (one SDK client, one HTTP pool) is built once.
+      const memoMap = yield* Layer.CurrentMemoMap
       const scope = yield* Effect.scope
       const image: Record<string, ImageGenerator.Service> = {}
       for (const [name, providerLayer] of Object.entries(providers.image)) {

@@ -14,9 +14,14 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Array as Arr, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import * as YAML from "yaml"
 import * as Capabilities from "./Capabilities.js"
+import * as CircuitBreaker from "./CircuitBreaker.js"
 import { type GenerationErrorTag, generationErrorTags } from "./Errors.js"
 import { parseIssues as schemaIssues } from "./internal/issues.js"
 import { Resolution } from "./Resolution.js"
+import * as Retry from "./Retry.js"
+import * as RetryBudget from "./RetryBudget.js"
+
+const breaker = CircuitBreaker.defaults
 
 const formatActual = (actual: unknown): string => {
   try {
@@ -184,11 +189,14 @@ export type PlanEntry = typeof PlanEntry.Type
  */
 export class RetrySettings extends Schema.Class<RetrySettings>("@ballast/core/PipelineConfig/RetrySettings")(
   Schema.Struct({
-    attempts: Schema.optionalWith(Count, { default: () => 5, exact: true }),
-    initialDelay: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(2), exact: true }),
-    maxDelay: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(60), exact: true }),
-    factor: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)), { default: () => 2, exact: true }),
-    jitter: Schema.optionalWith(Schema.Boolean, { default: () => true, exact: true })
+    attempts: Schema.optionalWith(Count, { default: () => Retry.defaults.attempts, exact: true }),
+    initialDelay: Schema.optionalWith(DurationInput, { default: () => Retry.defaults.initialDelay, exact: true }),
+    maxDelay: Schema.optionalWith(DurationInput, { default: () => Retry.defaults.maxDelay, exact: true }),
+    factor: Schema.optionalWith(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1)), {
+      default: () => Retry.defaults.factor,
+      exact: true
+    }),
+    jitter: Schema.optionalWith(Schema.Boolean, { default: () => Retry.defaults.jitter, exact: true })
   }).pipe(Schema.filter((s) =>
     Duration.lessThan(s.maxDelay, s.initialDelay)
       ? { path: ["maxDelay"], message: `must not be shorter than initialDelay (${Duration.format(s.initialDelay)})` }
@@ -206,8 +214,11 @@ export class RetrySettings extends Schema.Class<RetrySettings>("@ballast/core/Pi
  */
 export class RetryBudgetSettings
   extends Schema.Class<RetryBudgetSettings>("@ballast/core/PipelineConfig/RetryBudgetSettings")({
-    ratio: Schema.optionalWith(Ratio, { default: () => 0.2, exact: true }),
-    minPerSecond: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), { default: () => 10, exact: true }),
+    ratio: Schema.optionalWith(Ratio, { default: () => RetryBudget.defaults.ratio, exact: true }),
+    minPerSecond: Schema.optionalWith(Schema.Number.pipe(Schema.nonNegative()), {
+      default: () => RetryBudget.defaults.minPerSecond,
+      exact: true
+    }),
     capacity: Schema.optionalWith(Count, { exact: true })
   })
 {}
@@ -236,16 +247,16 @@ const CountedError = Schema.Literal(...generationErrorTags).pipe(
  */
 export class BreakerSettings extends Schema.Class<BreakerSettings>("@ballast/core/PipelineConfig/BreakerSettings")(
   Schema.Struct({
-    consecutiveFailures: Schema.optionalWith(Count, { default: () => 5, exact: true }),
-    failureRatio: Schema.optionalWith(Ratio, { default: () => 0.25, exact: true }),
-    window: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(60), exact: true }),
-    minimumCalls: Schema.optionalWith(Count, { default: () => 10, exact: true }),
-    openDuration: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(30), exact: true }),
-    maxOpenDuration: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(60), exact: true }),
+    consecutiveFailures: Schema.optionalWith(Count, { default: () => breaker.consecutiveFailures, exact: true }),
+    failureRatio: Schema.optionalWith(Ratio, { default: () => breaker.failureRatio, exact: true }),
+    window: Schema.optionalWith(PositiveDuration, { default: () => breaker.window, exact: true }),
+    minimumCalls: Schema.optionalWith(Count, { default: () => breaker.minimumCalls, exact: true }),
+    openDuration: Schema.optionalWith(PositiveDuration, { default: () => breaker.openDuration, exact: true }),
+    maxOpenDuration: Schema.optionalWith(PositiveDuration, { default: () => breaker.maxOpenDuration, exact: true }),
     countedErrors: Schema.optionalWith(
       nonEmpty(CountedError, "must list at least one error, or be left out"),
       {
-        default: () => ["Overloaded", "RateLimited", "Timeout", "ProviderUnavailable", "Unauthorized"] as const,
+        default: () => CircuitBreaker.defaultCountedTags,
         exact: true
       }
     )
