@@ -84,11 +84,28 @@ export const run = <A, R>(
 }
 
 /**
- * A one-line account of what every step failed with, e.g.
- * `all 3 steps failed: gemini-pro@4K Overloaded; gemini-flash@2K CircuitOpen; openai@1K RateLimited`.
+ * A one-line account of what failed, in order, repeats counted, e.g.
+ * `7 attempts failed: gemini-pro@4K Overloaded ×5; gemini-pro@2K CircuitOpen; openai@1K RateLimited`.
  *
  * @since 0.1.0
  */
-export const summarize = (attempts: ReadonlyArray<FailedAttempt>): string =>
-  `all ${attempts.length} step${attempts.length === 1 ? "" : "s"} failed: ` +
-  attempts.map((a) => `${a.route}@${a.resolution} ${a.error._tag}`).join("; ")
+export const summarize = (attempts: ReadonlyArray<FailedAttempt>): string => {
+  const parts: Array<string> = []
+  let previous = ""
+  let repeats = 0
+  const flush = () => {
+    if (repeats > 0) parts.push(repeats > 1 ? `${previous} ×${repeats}` : previous)
+  }
+  for (const attempt of attempts) {
+    const label = `${attempt.route}@${attempt.resolution} ${attempt.error._tag}`
+    if (label === previous) {
+      repeats++
+    } else {
+      flush()
+      previous = label
+      repeats = 1
+    }
+  }
+  flush()
+  return `${attempts.length} attempt${attempts.length === 1 ? "" : "s"} failed: ${parts.join("; ")}`
+}

@@ -96,7 +96,12 @@ interface Policies {
   readonly route: string
   readonly breaker: CircuitBreaker.CircuitBreaker
   readonly budget: RetryBudget.RetryBudget
+  /** How long a successful call to the route takes: an exponentially weighted moving average, in ms. */
+  readonly latency: { average: number }
 }
+
+// The weight of the newest successful call in a route's latency average.
+const latencyWeight = 0.2
 
 interface ImageRoute extends Policies {
   readonly name: string
@@ -187,7 +192,7 @@ export const make = (
         const budget = yield* RetryBudget.make(config.retryBudget)
         breakers.set(name, breaker)
         budgets.set(name, budget)
-        const made: Policies = { route: name, breaker, budget }
+        const made: Policies = { route: name, breaker, budget, latency: { average: 0 } }
         policies.set(name, made)
         return made
       })
@@ -256,10 +261,11 @@ export const make = (
       Effect.clockWith((clock) => {
         let previous = 0
         const kept = step.last ? 0 : counter.reserve
+        // An attempt is expected to take as long as the previous one, or as a success on this route usually does.
         const admit = (delay: Duration.Duration) =>
           Effect.zipWith(
             policies.breaker.state,
-            Deadline.allows(Duration.toMillis(delay) + previous + kept),
+            Deadline.allows(Duration.toMillis(delay) + Math.max(previous, policies.latency.average) + kept),
             (state, fits) =>
               fits && CircuitBreaker.isAvailable(state, clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay))
           )
@@ -269,7 +275,16 @@ export const make = (
           const made = counter.reached.has(policies.route)
             ? call()
             : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
-          return Effect.ensuring(made, Effect.sync(() => previous = clock.unsafeCurrentTimeMillis() - started))
+          return Effect.onExit(made, (exit) =>
+            Effect.sync(() => {
+              previous = clock.unsafeCurrentTimeMillis() - started
+              if (exit._tag === "Success") {
+                const latency = policies.latency
+                latency.average = latency.average === 0
+                  ? previous
+                  : latency.average + latencyWeight * (previous - latency.average)
+              }
+            }))
         })).pipe(
           Effect.tapError((error) =>
             Effect.sync(() => {

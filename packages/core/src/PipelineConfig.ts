@@ -305,7 +305,7 @@ export class PipelineConfig extends Schema.Class<PipelineConfig>("@ballast/core/
   retryBudget: Schema.optionalWith(RetryBudgetSettings, { default: () => RetryBudgetSettings.make({}), exact: true }),
   breaker: Schema.optionalWith(BreakerSettings, { default: () => BreakerSettings.make({}), exact: true }),
   /** The time budget of a whole request, across every retry and fallback. */
-  deadline: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(120), exact: true }),
+  deadline: Schema.optionalWith(PositiveDuration, { default: () => Duration.seconds(180), exact: true }),
   /**
    * The share of a request's deadline kept for the steps after the current
    * one: a step starts another attempt only if, judged by how long its

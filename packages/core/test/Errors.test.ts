@@ -153,7 +153,7 @@ describe("Errors", () => {
         new FailedAttempt({ route: "flux", resolution: "1K", error: new BadRequest({ ...fields, scope: "route" }) }),
         new FailedAttempt({ route: "describe", resolution: "description", error: new Timeout(fields) })
       ]
-      const error = new AllRoutesFailed({ provider: "ballast", model: "pipeline", message: "all 5 steps failed", attempts })
+      const error = new AllRoutesFailed({ provider: "ballast", model: "pipeline", message: "5 attempts failed", attempts })
       const decoded = yield* roundTrip(error)
       expect(decoded).toBeInstanceOf(AllRoutesFailed)
       expect(decoded).toStrictEqual(error)

@@ -158,7 +158,7 @@ describe("Fallback", () => {
       ])
       failed.attempts.forEach((attempt, i) => expect(attempt.error).toBe(errors[i]))
       expect(failed.message).toBe(
-        "all 4 steps failed: pro@4K Overloaded; flash@2K RateLimited; flux@1K BadRequest; text@description CircuitOpen"
+        "4 attempts failed: pro@4K Overloaded; flash@2K RateLimited; flux@1K BadRequest; text@description CircuitOpen"
       )
       expect(yield* Ref.get(ran)).toHaveLength(4)
     }))
@@ -172,7 +172,7 @@ describe("Fallback", () => {
       )
       expect(failed.attempts).toHaveLength(1)
       expect(failed.attempts[0]!.error).toBe(error)
-      expect(failed.message).toBe("all 1 step failed: pro@1K Overloaded")
+      expect(failed.message).toBe("1 attempt failed: pro@1K Overloaded")
     }))
 
   it.effect("a nested AllRoutesFailed is flattened into the outer one, in order", () =>
@@ -230,11 +230,16 @@ describe("Fallback", () => {
       expect(yield* Ref.get(ran)).toStrictEqual([])
     }))
 
-  it("summarize names every step, its resolution and its error", () => {
+  it("summarize names every attempt's route, resolution and error, in order, repeats counted", () => {
     expect(Fallback.summarize([
       new FailedAttempt({ route: "gemini-pro", resolution: "4K", error: overloaded("gemini-pro") }),
       new FailedAttempt({ route: "openai", resolution: "1K", error: new Unauthorized(fields("openai")) })
-    ])).toBe("all 2 steps failed: gemini-pro@4K Overloaded; openai@1K Unauthorized")
+    ])).toBe("2 attempts failed: gemini-pro@4K Overloaded; openai@1K Unauthorized")
+    const pro = new FailedAttempt({ route: "gemini-pro", resolution: "4K", error: overloaded("gemini-pro") })
+    const flash = new FailedAttempt({ route: "flash", resolution: "4K", error: overloaded("flash") })
+    expect(Fallback.summarize([pro, pro, pro, flash, pro])).toBe(
+      "5 attempts failed: gemini-pro@4K Overloaded ×3; flash@4K Overloaded; gemini-pro@4K Overloaded"
+    )
   })
 
   it.prop(

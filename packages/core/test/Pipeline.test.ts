@@ -666,15 +666,16 @@ describe("Pipeline", () => {
 
     it.effect("a slow failing step keeps a share of the deadline for the steps after it", () =>
       Effect.gen(function*() {
-        // pro fails after 25 s each time; gpt-image-2 answers in 10 s. Default deadline (120 s), retry and
-        // reserve (a quarter of the deadline): pro is retried while another 25 s attempt would still leave
-        // 30 s, so the request is answered by gpt at 91 s instead of timing out on pro's fifth attempt.
+        // pro fails after 25 s each time; gpt-image-2 answers in 10 s. A 120 s deadline, the default retry
+        // and reserve (a quarter of the deadline): pro is retried while another 25 s attempt would still
+        // leave 30 s, so the request is answered by gpt at 91 s instead of timing out on pro's fifth attempt.
         const pro = always(models.pro, fail(overloaded, 25_000))
         const gpt = always(models.gpt2, ok({ latency: 10_000 }))
         const pipeline = yield* makePipeline({
           image: { pro, gpt },
           plan: [{ route: "pro" }, { route: "gpt" }],
-          retry: { jitter: false }
+          retry: { jitter: false },
+          deadline: "120 seconds"
         })
         const { elapsed, result } = yield* runForADay(pipeline.generate(request()))
         expect(pro.calls.map((c) => c.at)).toStrictEqual([0, 27_000, 56_000])
@@ -686,11 +687,31 @@ describe("Pipeline", () => {
           image: { pro: always(models.pro, fail(overloaded, 25_000)), gpt: always(models.gpt2, ok({ latency: 10_000 })) },
           plan: [{ route: "pro" }, { route: "gpt" }],
           retry: { jitter: false },
+          deadline: "120 seconds",
           reserveShare: 0
         })
         const timedOut = yield* runForADay(greedy.generate(request()))
         expect(Either.isLeft(timedOut.result) && timedOut.result.left._tag).toBe("Timeout")
         expect(timedOut.elapsed).toBe(120_000)
+      }))
+
+    it.effect("a retry is expected to take as long as a success on the route usually does", () =>
+      Effect.gen(function*() {
+        // pro's first call succeeds in 50 s; after that it fails within a second. A 100 s deadline keeps 25 s.
+        const pro = fakeImage(models.pro, (call) => call === 0 ? ok({ latency: 50_000 }) : fail(overloaded, 1_000))
+        const flash = always(models.flash, ok())
+        const pipeline = yield* makePipeline({
+          image: { pro, flash },
+          plan: [{ route: "pro" }, { route: "flash" }],
+          retry: { jitter: false },
+          deadline: "100 seconds"
+        })
+        yield* runForADay(pipeline.generate(request()))
+        const start = yield* Clock.currentTimeMillis
+        const { result } = yield* runForADay(pipeline.generate(request()))
+        // retries at 3, 8 and 17 s would each end, at 50 s, before 100 - 25 s; the one at 34 s would not
+        expect(pro.calls.slice(1).map((c) => c.at - start)).toStrictEqual([0, 3_000, 8_000, 17_000])
+        expect(Either.isRight(result) && result.right.route).toBe("flash")
       }))
 
     it.effect("an enclosing Deadline that is earlier wins, for the timeout and for retries", () =>

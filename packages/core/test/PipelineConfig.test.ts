@@ -68,7 +68,7 @@ describe("PipelineConfig", () => {
           "ProviderUnavailable",
           "Unauthorized"
         ])
-        expect(millis(config.deadline)).toBe(120_000)
+        expect(millis(config.deadline)).toBe(180_000)
       }))
 
     it.effect("keeps what is given and defaults the rest of a section", () =>
@@ -228,7 +228,7 @@ describe("PipelineConfig", () => {
       Effect.gen(function*() {
         const config = yield* PipelineConfig.parse(referenceYaml, "yaml")
         const encoded = Schema.encodeSync(PipelineConfig.PipelineConfig)(config)
-        expect(encoded.deadline).toBe(120_000)
+        expect(encoded.deadline).toBe(180_000)
         expect(encoded.plan[0]).toEqual({ route: "gemini-pro", resolutions: ["4K", "2K"] })
         expect(yield* PipelineConfig.decode(JSON.parse(JSON.stringify(encoded)))).toEqual(config)
       }))

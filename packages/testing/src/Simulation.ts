@@ -37,8 +37,7 @@ export const referenceConfig = {
     { route: "openai" },
     { route: "flux" },
     { describe: "writer" }
-  ],
-  deadline: "180 seconds"
+  ]
 } as const
 
 /**
