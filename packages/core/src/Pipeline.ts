@@ -197,6 +197,17 @@ export const make = (
         return made
       })
 
+    // The capability table is read for the configured model: a provider serving another one is a
+    // configuration mistake worth saying out loud (but not fatal: an alias may be on purpose).
+    for (const [name, service] of [...Object.entries(providers.image), ...Object.entries(providers.text ?? {})]) {
+      const configured = config.routes[name]
+      if (configured !== undefined && configured.model !== service.model) {
+        yield* Effect.logWarning(
+          `route "${name}" is configured for model "${configured.model}" but its provider serves "${service.model}"`
+        )
+      }
+    }
+
     const imageRoutes = new Map<string, ImageRoute>()
     for (const name of imageRouteNames) {
       const service = providers.image[name]!
@@ -432,8 +443,8 @@ type ContextOf<L> = L extends Layer.Layer<infer _Out, infer _E, infer In> ? In :
  *
  * @since 0.1.0
  * @example
- * import { Effect } from "effect"
- * import { ImageGenerator, ImageRequest, Pipeline, PipelineConfig } from "@ballast/core"
+ * import { Effect, Layer } from "effect"
+ * import { ImageGenerator, Pipeline, PipelineConfig } from "@ballast/core"
  *
  * declare const geminiPro: Layer.Layer<ImageGenerator>
  * declare const geminiFlash: Layer.Layer<ImageGenerator>
@@ -495,7 +506,9 @@ export const layer = <
  * @example
  * import { Config, Layer } from "effect"
  * import { NodeContext } from "@effect/platform-node"
- * import { Pipeline } from "@ballast/core"
+ * import { type ImageGenerator, Pipeline } from "@ballast/core"
+ *
+ * declare const geminiPro: Layer.Layer<ImageGenerator>
  *
  * const ImagesLive = Pipeline.layerConfig(Config.string("BALLAST_CONFIG"), { image: { pro: geminiPro } }).pipe(
  *   Layer.provide(NodeContext.layer)

@@ -348,7 +348,8 @@ describe("createImageClient", () => {
     const closing = client.close().then(() => {
       closed = true
     })
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    // let every pending callback run: close must still be waiting for the request
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
     expect([closed, released]).toStrictEqual([false, 0])
     expect(await rejection(client.generate({ prompt: "too late" }))).toBeInstanceOf(Error)
     finish()

@@ -13,6 +13,7 @@ import {
   FastCheck,
   Fiber,
   Layer,
+  Logger,
   Option,
   Random,
   Scheduler,
@@ -974,6 +975,20 @@ describe("Pipeline", () => {
         }
       }))
   })
+
+  it.effect("warns when a route's provider serves another model than the configured one", () =>
+    Effect.gen(function*() {
+      const logs: Array<string> = []
+      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))
+      const config = yield* PipelineConfig.decode({
+        routes: { pro: { provider: "google", model: models.pro } },
+        plan: [{ route: "pro" }]
+      })
+      yield* Pipeline.make(config, { image: { pro: always(models.flash, ok()).service } }).pipe(Effect.provide(capture))
+      expect(logs).toStrictEqual([
+        `route "pro" is configured for model "${models.pro}" but its provider serves "${models.flash}"`
+      ])
+    }))
 
   describe("layerConfig", () => {
     it.effect("reads the configuration file named by a Config, and names a bad one", () =>

@@ -100,8 +100,9 @@ export class VirtualClock implements Clock.Clock {
   }
 
   /**
-   * Moves time to the earliest pending sleeper and wakes it (and every other
-   * sleeper due at the same instant). Returns false when nobody sleeps.
+   * Moves time to the earliest pending sleeper and wakes it; sleepers due at
+   * the same instant wake on the following calls, in the order they slept.
+   * Returns false when nobody sleeps.
    */
   advance(): boolean {
     let next = this.sleepers.pop()
