@@ -667,33 +667,29 @@ describe("Pipeline", () => {
 
     it.effect("a slow failing step keeps a share of the deadline for the steps after it", () =>
       Effect.gen(function*() {
-        // pro fails after 25 s each time; gpt-image-2 answers in 10 s. A 120 s deadline, the default retry
-        // and reserve (a quarter of the deadline): pro is retried while another 25 s attempt would still
-        // leave 30 s, so the request is answered by gpt at 91 s instead of timing out on pro's fifth attempt.
-        const pro = always(models.pro, fail(overloaded, 25_000))
-        const gpt = always(models.gpt2, ok({ latency: 10_000 }))
-        const pipeline = yield* makePipeline({
-          image: { pro, gpt },
-          plan: [{ route: "pro" }, { route: "gpt" }],
-          retry: { jitter: false },
-          deadline: "120 seconds"
-        })
-        const { elapsed, result } = yield* runForADay(pipeline.generate(request()))
-        expect(pro.calls.map((c) => c.at)).toStrictEqual([0, 27_000, 56_000])
-        expect(Either.isRight(result) && result.right.route).toBe("gpt")
-        expect(elapsed).toBe(91_000)
-
+        // pro fails after 25 s each time; gpt-image-2 answers in 10 s; a 120 s deadline and the default retry.
+        const run = (reserve: { readonly reserveShare?: number }) =>
+          Effect.gen(function*() {
+            const pro = always(models.pro, fail(overloaded, 25_000))
+            const pipeline = yield* makePipeline({
+              image: { pro, gpt: always(models.gpt2, ok({ latency: 10_000 })) },
+              plan: [{ route: "pro" }, { route: "gpt" }],
+              retry: { jitter: false },
+              deadline: "120 seconds",
+              ...reserve
+            })
+            return { ...(yield* runForADay(pipeline.generate(request()))), calls: pro.calls.map((c) => c.at) }
+          })
+        // With the default reserve (a quarter of the deadline) pro is retried while another 25 s attempt would
+        // still leave 30 s, so gpt answers at 91 s instead of the request timing out on pro's fifth attempt.
+        const kept = yield* run({})
+        expect(kept.calls).toStrictEqual([0, 27_000, 56_000])
+        expect(Either.isRight(kept.result) && kept.result.right.route).toBe("gpt")
+        expect(kept.elapsed).toBe(91_000)
         // With no reserve, pro takes the whole deadline and the request times out.
-        const greedy = yield* makePipeline({
-          image: { pro: always(models.pro, fail(overloaded, 25_000)), gpt: always(models.gpt2, ok({ latency: 10_000 })) },
-          plan: [{ route: "pro" }, { route: "gpt" }],
-          retry: { jitter: false },
-          deadline: "120 seconds",
-          reserveShare: 0
-        })
-        const timedOut = yield* runForADay(greedy.generate(request()))
-        expect(Either.isLeft(timedOut.result) && timedOut.result.left._tag).toBe("Timeout")
-        expect(timedOut.elapsed).toBe(120_000)
+        const greedy = yield* run({ reserveShare: 0 })
+        expect(Either.isLeft(greedy.result) && greedy.result.left._tag).toBe("Timeout")
+        expect(greedy.elapsed).toBe(120_000)
       }))
 
     it.effect("a retry is expected to take as long as a success on the route usually does", () =>
