@@ -28,12 +28,15 @@ export class Overloaded extends Schema.TaggedError<Overloaded>("@ballast/core/Ov
  * A rate limit was hit (HTTP 429 / `RESOURCE_EXHAUSTED`). `retryAfter` is the
  * delay the provider asked for (`Retry-After`, `retry-after-ms` or
  * `google.rpc.RetryInfo.retryDelay`); the retry policy waits at least that long.
+ * `exhausted` marks a 429 that will not heal by waiting (`insufficient_quota`,
+ * `credit_balance_exhausted`): it is not retried, and the plan moves on at once.
  *
  * @since 0.1.0
  */
 export class RateLimited extends Schema.TaggedError<RateLimited>("@ballast/core/RateLimited")("RateLimited", {
   ...fields,
-  retryAfter: Schema.optionalWith(Schema.DurationFromMillis, { as: "Option", exact: true })
+  retryAfter: Schema.optionalWith(Schema.DurationFromMillis, { as: "Option", exact: true }),
+  exhausted: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true })
 }) {}
 
 /**
@@ -234,13 +237,15 @@ export const isGenerationError = (u: unknown): u is GenerationError =>
   Predicate.hasProperty(u, "provider")
 
 /**
- * Whether an error is transient: `Overloaded`, `RateLimited`, `Timeout` or
- * `ProviderUnavailable`. A `BadRequest` never is, whatever the configuration.
+ * Whether an error is transient: `Overloaded`, `RateLimited` (unless its quota
+ * is `exhausted`), `Timeout` or `ProviderUnavailable`. A `BadRequest` never is,
+ * whatever the configuration.
  *
  * @since 0.1.0
  */
 export const isRetryable = (u: unknown): boolean =>
-  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && retryableSet.has(u._tag)
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && retryableSet.has(u._tag) &&
+  !(u._tag === "RateLimited" && Predicate.hasProperty(u, "exhausted") && u.exhausted === true)
 
 /**
  * Whether a `BadRequest` is about the request itself, so that every other route

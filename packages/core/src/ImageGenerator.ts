@@ -41,6 +41,7 @@ export class ImageGenerator extends Context.Tag("@ballast/core/ImageGenerator")<
       provider: options.provider,
       model: options.model,
       route,
+      ...(options.probe !== undefined ? { probe: options.probe } : {}),
       generate: (request) =>
         Effect.clockWith((clock) => {
           const start = clock.unsafeCurrentTimeMillis()
@@ -89,6 +90,11 @@ export declare namespace ImageGenerator {
     readonly route: string
     /** Generates images for a request. */
     readonly generate: (request: ImageRequest) => Effect.Effect<ImageResult, GenerationError>
+    /**
+     * A cheap check that the route answers (model metadata, not a generation), for
+     * health probes. Absent when the provider has none.
+     */
+    readonly probe?: Effect.Effect<void, GenerationError>
   }
 
   /**
@@ -112,5 +118,7 @@ export declare namespace ImageGenerator {
     /** Defaults to `provider/model`. */
     readonly route?: string
     readonly generate: (request: ImageRequest) => Effect.Effect<Output, GenerationError>
+    /** A cheap check that the route answers, for health probes. */
+    readonly probe?: Effect.Effect<void, GenerationError>
   }
 }

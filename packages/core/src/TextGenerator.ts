@@ -38,6 +38,7 @@ export class TextGenerator extends Context.Tag("@ballast/core/TextGenerator")<
       provider: options.provider,
       model: options.model,
       route,
+      ...(options.probe !== undefined ? { probe: options.probe } : {}),
       generate: (request) =>
         Effect.clockWith((clock) => {
           const start = clock.unsafeCurrentTimeMillis()
@@ -76,6 +77,11 @@ export declare namespace TextGenerator {
     readonly model: string
     readonly route: string
     readonly generate: (request: TextRequest) => Effect.Effect<TextResult, GenerationError>
+    /**
+     * A cheap check that the route answers (model metadata, not a generation), for
+     * health probes. Absent when the provider has none.
+     */
+    readonly probe?: Effect.Effect<void, GenerationError>
   }
 
   /**
@@ -87,5 +93,7 @@ export declare namespace TextGenerator {
     /** Defaults to `provider/model`. */
     readonly route?: string
     readonly generate: (request: TextRequest) => Effect.Effect<string, GenerationError>
+    /** A cheap check that the route answers, for health probes. */
+    readonly probe?: Effect.Effect<void, GenerationError>
   }
 }

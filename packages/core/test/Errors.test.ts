@@ -93,7 +93,12 @@ describe("Errors", () => {
   it.effect("RateLimited.retryAfter is an Option<Duration>, encoded as millis, absent when None", () =>
     Effect.gen(function*() {
       const some = new RateLimited({ ...fields, retryAfter: Option.some(Duration.millis(1_500)) })
-      expect(yield* Schema.encode(GenerationError)(some)).toStrictEqual({ ...fields, _tag: "RateLimited", retryAfter: 1_500 })
+      expect(yield* Schema.encode(GenerationError)(some)).toStrictEqual({
+        ...fields,
+        _tag: "RateLimited",
+        retryAfter: 1_500,
+        exhausted: false
+      })
       const decoded = yield* roundTrip(some)
       expect(decoded._tag).toBe("RateLimited")
       const retryAfter = retryAfterOf(decoded)
@@ -179,6 +184,9 @@ describe("Errors", () => {
     const retryable = oneOfEach.filter(isRetryable).map((e) => e._tag)
     expect(retryable).toStrictEqual(["Overloaded", "RateLimited", "Timeout", "ProviderUnavailable"])
     expect(isRetryable(new BadRequest({ ...fields, scope: "route" }))).toBe(false)
+    // a quota that will not heal by waiting is not retried
+    expect(isRetryable(new RateLimited({ ...fields, retryAfter: Option.none(), exhausted: true }))).toBe(false)
+    expect(new RateLimited({ ...fields, retryAfter: Option.none() }).exhausted).toBe(false)
     for (const value of [undefined, null, 42, "Overloaded", {}, { _tag: 503 }, new Error("Overloaded")]) {
       expect(isRetryable(value)).toBe(false)
     }
