@@ -1,0 +1,138 @@
+/**
+ * The `openai` SDK client as a service: one API key, one base URL, one timeout,
+ * shared by every model adapter of that endpoint (OpenAI itself or any
+ * OpenAI-compatible server: Flux / Stable Diffusion servers, Groq, Anthropic's
+ * compatibility endpoint, Azure deployments).
+ *
+ * @since 0.1.0
+ */
+import { Config, type ConfigError, Context, Duration, Effect, Layer, Option, Redacted } from "effect"
+import OpenAI from "openai"
+
+/**
+ * The configured `openai` SDK client. The SDK's own retries are off
+ * (`maxRetries: 0`): Ballast owns every retry.
+ *
+ * @since 0.1.0
+ * @example
+ * import { Layer, Redacted } from "effect"
+ * import { OpenAIClient, OpenAIImageGenerator } from "@ballast/openai"
+ *
+ * const ImagesLive = OpenAIImageGenerator.layer({ model: "gpt-image-2" }).pipe(
+ *   Layer.provide(OpenAIClient.layer({ apiKey: Redacted.make("sk-...") }))
+ * )
+ */
+export class OpenAIClient extends Context.Tag("@ballast/openai/OpenAIClient")<OpenAIClient, OpenAIClient.Service>() {
+  /**
+   * Builds the client (see the module's `make`).
+   *
+   * @since 0.1.0
+   */
+  static readonly make = (options: OpenAIClient.Options) => make(options)
+  /**
+   * A Layer providing the client (see the module's `layer`).
+   *
+   * @since 0.1.0
+   */
+  static readonly layer = (options: OpenAIClient.Options) => layer(options)
+  /**
+   * A Layer providing the client from configuration (see the module's `layerConfig`).
+   *
+   * @since 0.1.0
+   */
+  static readonly layerConfig = (options?: Config.Config<OpenAIClient.Options>) => layerConfig(options)
+}
+
+/**
+ * @since 0.1.0
+ */
+export declare namespace OpenAIClient {
+  /**
+   * @since 0.1.0
+   */
+  export interface Service {
+    /** The SDK client, constructed with `maxRetries: 0`. */
+    readonly client: OpenAI
+    /** The label errors carry, e.g. `"openai"`, `"groq"`, `"flux-local"`. */
+    readonly provider: string
+    /** The key, kept so error messages can be scrubbed of it. */
+    readonly apiKey: Redacted.Redacted<string>
+  }
+
+  /**
+   * @since 0.1.0
+   */
+  export interface Options {
+    readonly apiKey: Redacted.Redacted<string>
+    /** Any OpenAI-compatible endpoint, e.g. `"http://127.0.0.1:8788/v1"`. Defaults to OpenAI's. */
+    readonly baseUrl?: string | undefined
+    /** Per request; defaults to 120 seconds. */
+    readonly timeout?: Duration.DurationInput | undefined
+    /** Sent with every request (e.g. `api-key` for Azure, `OpenAI-Project`). */
+    readonly headers?: Readonly<Record<string, string>> | undefined
+    /** The label errors carry; defaults to `"openai"`. */
+    readonly provider?: string | undefined
+  }
+}
+
+/**
+ * The default per-request timeout: 120 seconds.
+ *
+ * @since 0.1.0
+ */
+export const defaultTimeout: Duration.Duration = Duration.seconds(120)
+
+/**
+ * Builds the client. The key stays `Redacted` until the SDK constructor.
+ *
+ * @since 0.1.0
+ */
+export const make = (options: OpenAIClient.Options): Effect.Effect<OpenAIClient.Service> =>
+  Effect.sync(() => ({
+    client: new OpenAI({
+      apiKey: Redacted.value(options.apiKey),
+      maxRetries: 0,
+      timeout: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout)),
+      ...(options.baseUrl !== undefined ? { baseURL: options.baseUrl } : {}),
+      ...(options.headers !== undefined ? { defaultHeaders: { ...options.headers } } : {})
+    }),
+    provider: options.provider ?? "openai",
+    apiKey: options.apiKey
+  }))
+
+/**
+ * A Layer providing the client built with `make`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: OpenAIClient.Options): Layer.Layer<OpenAIClient> =>
+  Layer.effect(OpenAIClient, make(options))
+
+/**
+ * The options read from the environment: `OPENAI_API_KEY` (redacted) and the
+ * optional `OPENAI_BASE_URL`.
+ *
+ * @since 0.1.0
+ */
+export const config: Config.Config<OpenAIClient.Options> = Config.all({
+  apiKey: Config.redacted("OPENAI_API_KEY"),
+  baseUrl: Config.option(Config.string("OPENAI_BASE_URL"))
+}).pipe(Config.map(({ apiKey, baseUrl }) => ({ apiKey, baseUrl: Option.getOrUndefined(baseUrl) })))
+
+/**
+ * A Layer providing the client from configuration, by default `config`
+ * (`OPENAI_API_KEY`, optional `OPENAI_BASE_URL`).
+ *
+ * @since 0.1.0
+ * @example
+ * import { OpenAIClient } from "@ballast/openai"
+ * import { Config } from "effect"
+ *
+ * const GroqClient = OpenAIClient.layerConfig(Config.map(Config.redacted("GROQ_API_KEY"), (apiKey) => ({
+ *   apiKey, baseUrl: "https://api.groq.com/openai/v1", provider: "groq"
+ * })))
+ */
+export const layerConfig = (
+  options: Config.Config<OpenAIClient.Options> = config
+): Layer.Layer<OpenAIClient, ConfigError.ConfigError> =>
+  Layer.effect(OpenAIClient, Effect.flatMap(options, make))
