@@ -124,9 +124,12 @@ const schemaParam = (error: APIError): string | undefined => {
   return message === undefined ? undefined : /- '(\w+)'$/.exec(message)?.[1]
 }
 
+// A route code counts only when the error names no parameter or names one of the model's: an
+// `invalid_value` for `messages` or `prompt` is the request's fault everywhere.
 const isRouteScoped = (error: APIError): boolean => {
   const param = error.param ?? schemaParam(error)
-  return (error.code != null && routeCodes.has(error.code)) || (param !== undefined && routeParams.has(param))
+  if (param !== undefined) return routeParams.has(param)
+  return error.code != null && routeCodes.has(error.code)
 }
 
 // A body we understood: OpenAI-shaped JSON. Without one (an empty or non-JSON
@@ -142,7 +145,9 @@ const fromAPIError = (error: APIError, context: Context): GenerationError => {
   const say = (what: string) =>
     scrub(`${provider} ${model}: ${what}${status !== undefined ? ` (HTTP ${status})` : ""}${detail !== undefined ? `: ${detail}` : ""}`, context.apiKey)
   const code = error.code ?? undefined
-  if (status === 503 || status === 529 || code === "server_is_overloaded") {
+  // A 503 is the model's overload only when the provider said so in its own JSON; an HTML 503 from a
+  // proxy or load balancer says nothing about the model (as in the Gemini provider).
+  if (((status === 503 || status === 529) && isStructured(error)) || code === "server_is_overloaded") {
     return new Overloaded({ provider, model, message: say("the model is overloaded") })
   }
   if (status === 429) {
@@ -165,7 +170,7 @@ const fromAPIError = (error: APIError, context: Context): GenerationError => {
   if (status === 404) {
     return new BadRequest({ provider, model, message: say("the model or endpoint was not found"), scope: "route" })
   }
-  if (status === 408) {
+  if (status === 408 || status === 504) {
     return new Timeout({ provider, model, message: say("the provider timed out") })
   }
   if (status !== undefined && status >= 400 && status < 500) {
@@ -184,7 +189,8 @@ const fromAPIError = (error: APIError, context: Context): GenerationError => {
 /**
  * Translates anything the SDK threw into a `GenerationError`:
  *
- * - 503, 529 or `server_is_overloaded` → `Overloaded`;
+ * - 503 or 529 with OpenAI's JSON body, or `server_is_overloaded` → `Overloaded`;
+ * - 408, 504 → `Timeout`;
  * - 429 → `RateLimited` with `retryAfter` from `retry-after-ms` / `retry-after`,
  *   `exhausted` for `insufficient_quota` / `credit_balance_exhausted`;
  * - `moderation_blocked` → `ContentRejected`;

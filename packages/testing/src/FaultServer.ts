@@ -29,7 +29,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { deflateSync } from "node:zlib"
-import { Context, Duration, Effect, Layer, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, type Scope } from "effect"
 import type { Role, Scenario } from "./Scenario.js"
 
 /**
@@ -1072,3 +1072,18 @@ const answerOpenAi = (
   }
   return fault.fault === "sse-cut" ? sendCut(res, "application/json", pretty(completion)) : sendPlain(res, oPlain(200, completion), extra)
 }
+
+/**
+ * The server's record once `until` holds, polled every 10 ms of real time for
+ * at most 5 s: for tests that wait until the server has seen (or lost) a request.
+ *
+ * @since 0.1.0
+ */
+export const waitFor = (
+  server: FaultServer,
+  until: (requests: ReadonlyArray<RecordedRequest>) => boolean
+): Effect.Effect<ReadonlyArray<RecordedRequest>, Error> =>
+  server.requests.pipe(
+    Effect.filterOrFail(until, () => new Error("the fault server never saw that")),
+    Effect.retry({ schedule: Schedule.spaced("10 millis"), times: 500 })
+  )
