@@ -16,6 +16,11 @@
  *   OpenAI otherwise.
  * - OpenAI: `POST /v1/images/generations`, `POST /v1/chat/completions` (`stream: true` → SSE chunks then
  *   `data: [DONE]`), `GET /v1/models/{model}`; auth `authorization: Bearer …` (missing → 401).
+ * - Azure OpenAI: `POST [/{prefix}]/openai/deployments/{deployment}/images/generations?api-version=…` and
+ *   `…/chat/completions?api-version=…`, answered and recorded as OpenAI Images / Chat (api `"openai-images"` /
+ *   `"openai-chat"`) with the deployment as the model; auth `api-key` (missing → 401, OpenAI-shaped); no
+ *   `api-version` → 404. Any path prefix before `/openai/` is accepted, so that several "regions" (endpoints
+ *   `{url}/eastus`, `{url}/westeurope`) can share one server and be told apart by their recorded paths.
  * - Anything else: 404 JSON (not recorded: it belongs to no API).
  *
  * Every recorded request consumes one step of its model's script, probes
@@ -387,6 +392,13 @@ const openAiErrors = {
     null,
     "invalid_api_key"
   ),
+  missingAzureKey: openAiError(
+    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an " +
+      "active subscription and use a correct regional API endpoint for your resource.",
+    "invalid_request_error",
+    null,
+    "401"
+  ),
   missingKey: openAiError(
     "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth " +
       "(i.e. Authorization: Bearer YOUR_KEY). You can obtain an API key from https://platform.openai.com/account/api-keys.",
@@ -597,15 +609,18 @@ type Route =
   | { readonly kind: "generate"; readonly api: "gemini" | "vertex"; readonly model: string; readonly version: string; readonly stream: boolean }
   | { readonly kind: "probe"; readonly api: "gemini" | "vertex"; readonly model: string; readonly version: string }
   | { readonly kind: "openai"; readonly api: "openai-images" | "openai-chat" }
+  | { readonly kind: "azure"; readonly api: "openai-images" | "openai-chat"; readonly model: string }
   | { readonly kind: "openai-probe"; readonly model: string }
 
 const geminiGenerate = /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/
 const vertexGenerate =
   /^\/(v1|v1beta1)\/(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/google\/models\/([^/:]+):(generateContent|streamGenerateContent)$/
 const geminiProbe = /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+)$/
+const azureGenerate = /^(?:\/[^/]+)*?\/openai\/deployments\/([^/]+)\/(images\/generations|chat\/completions)$/
 const vertexProbe = /^\/(v1|v1beta1)\/(?:projects\/[^/]+\/locations\/[^/]+\/)?publishers\/google\/models\/([^/:]+)$/
 
-const route = (method: string, pathname: string, hasGoogleKey: boolean): Route | undefined => {
+const route = (method: string, url: URL, hasGoogleKey: boolean): Route | undefined => {
+  const pathname = url.pathname
   if (method === "POST") {
     let m = geminiGenerate.exec(pathname)
     if (m) return { kind: "generate", api: "gemini", version: m[1]!, model: decodeURIComponent(m[2]!), stream: m[3] === "streamGenerateContent" }
@@ -613,6 +628,10 @@ const route = (method: string, pathname: string, hasGoogleKey: boolean): Route |
     if (m) return { kind: "generate", api: "vertex", version: m[1]!, model: decodeURIComponent(m[2]!), stream: m[3] === "streamGenerateContent" }
     if (pathname === "/v1/images/generations") return { kind: "openai", api: "openai-images" }
     if (pathname === "/v1/chat/completions") return { kind: "openai", api: "openai-chat" }
+    m = azureGenerate.exec(pathname)
+    if (m && (url.searchParams.get("api-version") ?? "") !== "") {
+      return { kind: "azure", api: m[2] === "chat/completions" ? "openai-chat" : "openai-images", model: decodeURIComponent(m[1]!) }
+    }
     return undefined
   }
   if (method === "GET") {
@@ -690,7 +709,7 @@ export const make = (options: Options = {}): Effect.Effect<FaultServer, never, S
         if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value
       }
       const googleKey = headers["x-goog-api-key"]
-      const r = route(req.method ?? "GET", url.pathname, googleKey !== undefined && googleKey !== "")
+      const r = route(req.method ?? "GET", url, googleKey !== undefined && googleKey !== "")
       const requestId = `req_${(++requestCounter).toString().padStart(6, "0")}`
       res.setHeader("x-request-id", requestId)
       if (r === undefined) {
@@ -707,8 +726,11 @@ export const make = (options: Options = {}): Effect.Effect<FaultServer, never, S
         ? (typeof field(body, "model") === "string" ? field(body, "model") as string : "")
         : r.model
       const isGoogle = api === "gemini" || api === "vertex"
+      const isAzure = r.kind === "azure"
       const authorized = isGoogle
         ? googleKey !== undefined && googleKey !== ""
+        : isAzure
+        ? (headers["api-key"] ?? "").trim() !== ""
         : /^Bearer\s+\S/i.test(headers["authorization"] ?? "")
       const fault: Fault = authorized ? choose({ api, model, at }) : { fault: isGoogle ? "forbidden" : "unauthorized" }
       const record: RecordedRequest = { at, api, method: req.method ?? "GET", path, model, headers, body, fault: fault.fault, aborted: false }
@@ -728,7 +750,13 @@ export const make = (options: Options = {}): Effect.Effect<FaultServer, never, S
         timer = undefined
         if (res.destroyed) return
         if (!authorized) {
-          return sendPlain(res, isGoogle ? gPlain(403, geminiErrors.missingKey) : oPlain(401, openAiErrors.missingKey), extra)
+          return sendPlain(
+            res,
+            isGoogle
+              ? gPlain(403, geminiErrors.missingKey)
+              : oPlain(401, isAzure ? openAiErrors.missingAzureKey : openAiErrors.missingKey),
+            extra
+          )
         }
         switch (fault.fault) {
           case "hang":
@@ -746,6 +774,7 @@ export const make = (options: Options = {}): Effect.Effect<FaultServer, never, S
           case "probe":
             return answerGeminiProbe(res, fault, r.model, r.version, extra)
           case "openai":
+          case "azure":
             return answerOpenAi(res, fault, r.api, model, body, extra)
           case "openai-probe":
             return answerOpenAiProbe(res, fault, r.model, extra)

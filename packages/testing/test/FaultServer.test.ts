@@ -114,6 +114,61 @@ describe("FaultServer", () => {
       ])
     }))
 
+  it.scoped("Azure OpenAI: deployment paths with api-version, the deployment as the model, OpenAI shapes", () =>
+    Effect.gen(function*() {
+      const server = yield* FaultServer.make()
+      const azureKey = { "api-key": "azure-test-key", "content-type": "application/json" }
+      const azure = (prefix: string, deployment: string, endpoint: string, body: unknown, query = "?api-version=2025-04-01-preview") =>
+        call(`${server.url}${prefix}/openai/deployments/${deployment}/${endpoint}${query}`, {
+          method: "POST",
+          headers: azureKey,
+          body: JSON.stringify(body)
+        })
+      const images = yield* azure("", "img-eastus", "images/generations", { model: "gpt-image-2", prompt: "fox", n: 2 })
+      expect(images.status).toBe(200)
+      expect(json(images).data).toHaveLength(2)
+      pngChunks(Buffer.from(json(images).data[0].b64_json, "base64"))
+      const chat = json(yield* azure("/westeurope", "chat-weu", "chat/completions", { messages: [] }))
+      expect(chat.object).toBe("chat.completion")
+      expect(chat.model).toBe("chat-weu")
+      const recorded = yield* server.requests
+      expect(recorded.map((r) => [r.api, r.model, r.path, r.fault])).toEqual([
+        ["openai-images", "img-eastus", "/openai/deployments/img-eastus/images/generations?api-version=2025-04-01-preview", "ok"],
+        ["openai-chat", "chat-weu", "/westeurope/openai/deployments/chat-weu/chat/completions?api-version=2025-04-01-preview", "ok"]
+      ])
+      expect(recorded[0]?.headers["api-key"]).toBe("azure-test-key")
+    }))
+
+  it.scoped("Azure OpenAI: faults are scripted per deployment; api-key is required; api-version is required", () =>
+    Effect.gen(function*() {
+      const server = yield* FaultServer.make()
+      const path = (deployment: string, query = "?api-version=2025-04-01-preview") =>
+        `${server.url}/openai/deployments/${deployment}/images/generations${query}`
+      const body = JSON.stringify({ model: "ignored", prompt: "fox" })
+      const headers = { "api-key": "azure-test-key", "content-type": "application/json" }
+      yield* server.script("img-eastus", [{ fault: "overloaded" }, { fault: "rate-limited", retryAfterSeconds: 7 }, "ok"])
+      const overloaded = yield* call(path("img-eastus"), { method: "POST", headers, body })
+      expect(overloaded.status).toBe(503)
+      expect(json(overloaded).error.type).toBe("server_error")
+      const limited = yield* call(path("img-eastus"), { method: "POST", headers, body })
+      expect(limited.status).toBe(429)
+      expect(limited.headers.get("retry-after")).toBe("7")
+      expect(json(limited).error.code).toBe("rate_limit_exceeded")
+      expect((yield* call(path("img-eastus"), { method: "POST", headers, body })).status).toBe(200)
+      // a Bearer token is not the Azure key
+      const bearer = yield* call(path("img-eastus"), { method: "POST", headers: openAiKey, body })
+      expect(bearer.status).toBe(401)
+      expect(json(bearer).error.message).toMatch(/^Access denied due to invalid subscription key/)
+      const noVersion = yield* call(path("img-eastus", ""), { method: "POST", headers, body })
+      expect(noVersion.status).toBe(404)
+      expect((yield* server.requests).map((r) => [r.api, r.model, r.fault])).toEqual([
+        ["openai-images", "img-eastus", "overloaded"],
+        ["openai-images", "img-eastus", "rate-limited"],
+        ["openai-images", "img-eastus", "ok"],
+        ["openai-images", "img-eastus", "unauthorized"]
+      ])
+    }))
+
   it.scoped("Gemini error faults: status, exact body, content type", () =>
     Effect.gen(function*() {
       const server = yield* FaultServer.make()
