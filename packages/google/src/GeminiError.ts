@@ -184,10 +184,12 @@ const fromApiError = (error: ApiError, context: TranslationContext): GenerationE
   }
   if (http === 401 || http === 403) return new Unauthorized(fields(message))
   if (http === 429 || rpc === "RESOURCE_EXHAUSTED") {
+    // A quota of 0 will not heal by waiting, whatever RetryInfo says: no retry time is promised.
+    const exhausted = /limit:\s*0(?![\d.])/.test(status.message ?? "")
     return new RateLimited({
       ...fields(message),
-      retryAfter: retryDelay(status),
-      exhausted: /limit:\s*0(?![\d.])/.test(status.message ?? "")
+      retryAfter: exhausted ? Option.none() : retryDelay(status),
+      exhausted
     })
   }
   if (http === 503 || rpc === "UNAVAILABLE") return new Overloaded(fields(message))

@@ -57,18 +57,25 @@ describe("GeminiError.fromUnknown", () => {
     const old = new ApiError({ status: 429, message: `got status: 429 Too Many Requests. ${JSON.stringify(JSON.parse(quota))}` })
     const error = translate(old)
     expect(error._tag).toBe("RateLimited")
-    expect(error._tag === "RateLimited" && Option.map(error.retryAfter, Duration.toMillis)).toEqual(Option.some(56_000))
+    // the body after the prefix was parsed: its "limit: 0" quota is recognised
+    expect(error._tag === "RateLimited" && error.exhausted).toBe(true)
     const internalFrame = new ApiError({ status: 500, message: `got status: INTERNAL. ${internal}` })
     expect(translate(internalFrame)._tag).toBe("ProviderUnavailable")
   })
 
-  it("429 RESOURCE_EXHAUSTED is RateLimited with RetryInfo's delay; limit 0 is exhausted", () => {
+  it("429 RESOURCE_EXHAUSTED with limit 0 is RateLimited, exhausted, with no retry time despite RetryInfo", () => {
     for (const error of [translate(apiError(429, quota)), translate(wrapped(429, "Too Many Requests", pretty(quota)))]) {
       expect(error._tag).toBe("RateLimited")
       if (error._tag !== "RateLimited") return
-      expect(Option.map(error.retryAfter, Duration.toMillis)).toEqual(Option.some(56_000))
+      expect(error.retryAfter).toEqual(Option.none())
       expect(error.exhausted).toBe(true)
     }
+    // the same body with a quota left: RetryInfo's delay is honoured
+    const limited = translate(apiError(429, quota.replace("limit: 0", "limit: 10")))
+    expect(limited._tag === "RateLimited" && Option.map(limited.retryAfter, Duration.toMillis)).toEqual(
+      Option.some(56_000)
+    )
+    expect(limited._tag === "RateLimited" && limited.exhausted).toBe(false)
   })
 
   it("reads fractional retry delays, and falls back to the message's delay", () => {

@@ -79,6 +79,8 @@ export declare namespace OpenAIClient {
     readonly provider: string
     /** The key, kept so error messages can be scrubbed of it. */
     readonly apiKey: Redacted.Redacted<string>
+    /** The values of `headers`, kept (redacted) so error messages can be scrubbed of them too. */
+    readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
   }
 
   /**
@@ -141,6 +143,7 @@ export const make = (options: OpenAIClient.Options): Effect.Effect<OpenAIClient.
       timeout: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout)),
       ...(options.headers !== undefined ? { defaultHeaders: { ...options.headers } } : {})
     }
+    const secrets = Object.values(options.headers ?? {}).map((value) => Redacted.make(value))
     const azure = options.azure
     if (azure !== undefined) {
       return {
@@ -153,13 +156,15 @@ export const make = (options: OpenAIClient.Options): Effect.Effect<OpenAIClient.
           ...(azure.deployment !== undefined ? { deployment: azure.deployment } : {})
         }),
         provider: options.provider ?? "azure-openai",
-        apiKey: options.apiKey
+        apiKey: options.apiKey,
+        secrets
       }
     }
     return {
       client: new OpenAI({ ...common, ...(options.baseUrl !== undefined ? { baseURL: options.baseUrl } : {}) }),
       provider: options.provider ?? "openai",
-      apiKey: options.apiKey
+      apiKey: options.apiKey,
+      secrets
     }
   })
 

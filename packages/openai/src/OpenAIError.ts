@@ -31,6 +31,8 @@ export interface Context {
   readonly provider: string
   readonly model: string
   readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** Other values that must never appear in a message, e.g. the client's extra header values. */
+  readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
   readonly now?: number | undefined
 }
 
@@ -71,9 +73,17 @@ const maxDetail = 300
  *
  * @since 0.1.0
  */
-export const scrub = (text: string, apiKey?: Redacted.Redacted<string>): string => {
-  const key = apiKey === undefined ? "" : Redacted.value(apiKey)
-  const withoutKey = key.length > 0 ? text.split(key).join("[redacted]") : text
+export const scrub = (
+  text: string,
+  apiKey?: Redacted.Redacted<string>,
+  secrets: ReadonlyArray<Redacted.Redacted<string>> = []
+): string => {
+  let withoutKey = text
+  for (const secret of apiKey === undefined ? secrets : [apiKey, ...secrets]) {
+    const value = Redacted.value(secret)
+    // Short values (a header like `x-env: prod`) would mangle ordinary words; keys are long.
+    if (value.length >= 8) withoutKey = withoutKey.split(value).join("[redacted]")
+  }
   return withoutKey
     .replace(/(API key provided:\s*)\S*?(?=[.,;:]?(?:\s|$))/gi, "$1[redacted]")
     .replace(/\b(Bearer|Basic)\s+\S+/gi, "$1 [redacted]")
@@ -90,9 +100,11 @@ const detailOf = (error: APIError): string | undefined => {
     ? body.message
     : undefined
   if (message === undefined || message.trim().length === 0 || /^\s*</.test(message)) return undefined
-  const flat = message.replace(/\s+/g, " ").trim()
-  return flat.length > maxDetail ? `${flat.slice(0, maxDetail)}…` : flat
+  return message.replace(/\s+/g, " ").trim()
 }
+
+// Scrubbed before it is cut: a key split at the cut would no longer match.
+const shortened = (text: string): string => text.length > maxDetail ? `${text.slice(0, maxDetail)}…` : text
 
 /**
  * The delay a 429 asked for: `retry-after-ms` (float milliseconds) first, then
@@ -143,7 +155,13 @@ const fromAPIError = (error: APIError, context: Context): GenerationError => {
   const status = error.status
   const detail = detailOf(error)
   const say = (what: string) =>
-    scrub(`${provider} ${model}: ${what}${status !== undefined ? ` (HTTP ${status})` : ""}${detail !== undefined ? `: ${detail}` : ""}`, context.apiKey)
+    scrub(
+      `${provider} ${model}: ${what}${status !== undefined ? ` (HTTP ${status})` : ""}${
+        detail !== undefined ? `: ${shortened(scrub(detail, context.apiKey, context.secrets))}` : ""
+      }`,
+      context.apiKey,
+      context.secrets
+    )
   const code = error.code ?? undefined
   // A 503 is the model's overload only when the provider said so in its own JSON; an HTML 503 from a
   // proxy or load balancer says nothing about the model (as in the Gemini provider).

@@ -71,11 +71,11 @@ export const make = (
   options: Options
 ): Effect.Effect<ImageGenerator.Service, UnsupportedModel, OpenAIClient> =>
   Effect.gen(function*() {
-    const { apiKey, client, provider: clientProvider } = yield* OpenAIClient
+    const { apiKey, client, provider: clientProvider, secrets } = yield* OpenAIClient
     const caps = yield* capabilitiesOf(options)
     const model = options.model
     const provider = options.provider ?? clientProvider
-    const context = { provider, model, apiKey }
+    const context = { provider, model, apiKey, secrets }
     const unusable = (why: string) => new ProviderUnavailable({ provider, model, message: `${provider} ${model}: ${why}` })
 
     const decode = (response: ImagesResponse | string): Effect.Effect<ReadonlyArray<GeneratedImage>, ProviderUnavailable> => {

@@ -29,10 +29,10 @@ export interface Options {
  */
 export const make = (options: Options): Effect.Effect<TextGenerator.Service, never, OpenAIClient> =>
   Effect.gen(function*() {
-    const { apiKey, client, provider: clientProvider } = yield* OpenAIClient
+    const { apiKey, client, provider: clientProvider, secrets } = yield* OpenAIClient
     const model = options.model
     const provider = options.provider ?? clientProvider
-    const context = { provider, model, apiKey }
+    const context = { provider, model, apiKey, secrets }
     const unusable = (why: string) => new ProviderUnavailable({ provider, model, message: `${provider} ${model}: ${why}` })
 
     const textOf = (response: ChatCompletion | string): Effect.Effect<string, ProviderUnavailable | ContentRejected> => {

@@ -296,3 +296,34 @@ describe("OpenAIError.fromUnknown", () => {
     })
   })
 })
+
+describe("OpenAIError scrubbing", () => {
+  const ctx = { provider: "openai", model: "gpt-image-2" }
+
+  it("removes the client's extra header values too, but leaves short ones (ordinary words) alone", () => {
+    const tenant = Redacted.make("tenant-7f3a9c21e4")
+    const env = Redacted.make("prod")
+    const error = APIError.generate(
+      400,
+      { error: { message: "unknown tenant tenant-7f3a9c21e4 in prod", type: "invalid_request_error", code: null } },
+      undefined,
+      new Headers()
+    )
+    const message = OpenAIError.fromUnknown(error, { ...ctx, secrets: [tenant, env] }).message
+    expect(message).not.toContain("tenant-7f3a9c21e4")
+    expect(message).toContain("in prod")
+  })
+
+  it("scrubs a long message before shortening it, so a key cut at the end does not survive in part", () => {
+    const key = Redacted.make("azurekey0123456789abcdef0123456789")
+    const filler = "x".repeat(290)
+    const error = APIError.generate(
+      400,
+      { error: { message: `${filler} ${Redacted.value(key)} tail`, type: "invalid_request_error", code: null } },
+      undefined,
+      new Headers()
+    )
+    const message = OpenAIError.fromUnknown(error, { ...ctx, apiKey: key }).message
+    expect(message).not.toContain("azurekey")
+  })
+})
