@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { ImageRequest, Resolution } from "@ballast/core"
-import { DateTime, Duration, Effect, Either, Random } from "effect"
+import { type ImageRequest, PeakWindows, type Resolution } from "@ballast/core"
+import { Duration, Effect, Either, Random } from "effect"
 import { Answer, type AnswerContext, type FakeImage, type FakeText, fromClock, fromClockText } from "./FakeProvider.js"
 
 /**
@@ -120,26 +120,27 @@ const healthy = (role: Role): Conditions => overloaded(role, steadyRate(role))
 const minutes = (n: number): number => n * 60_000
 const hours = (n: number): number => n * 3_600_000
 
-const pacific = DateTime.zoneUnsafeMakeNamed("America/Los_Angeles")
+const hourOf = (time: string): number => Number(time.slice(0, 2))
 
 /**
  * The peak failure windows, as `[from, to)` hours of the day in
- * America/Los_Angeles: 09–11, 13–15 and 18–22.
+ * America/Los_Angeles: 09–11, 13–15 and 18–22 — `PeakWindows.defaults.peak`
+ * of `@ballast/core`, in whole hours.
  *
  * @since 0.1.0
  */
-export const peakWindows: ReadonlyArray<readonly [from: number, to: number]> = [[9, 11], [13, 15], [18, 22]]
+export const peakWindows: ReadonlyArray<readonly [from: number, to: number]> = PeakWindows.defaults.peak.windows.map(
+  (window) => [hourOf(window.start), hourOf(window.end)] as const
+)
 
 /**
  * Whether an instant (epoch milliseconds) falls in a peak window, reading the
- * hour in America/Los_Angeles so that daylight saving time is respected.
+ * local time in America/Los_Angeles so that daylight saving time is respected
+ * (`PeakWindows.contains` with `PeakWindows.defaults.peak`).
  *
  * @since 0.1.0
  */
-export const isPeak = (epochMillis: number): boolean => {
-  const hour = DateTime.getPart(DateTime.unsafeMakeZoned(epochMillis, { timeZone: pacific }), "hours")
-  return peakWindows.some(([from, to]) => hour >= from && hour < to)
-}
+export const isPeak = (epochMillis: number): boolean => PeakWindows.contains(PeakWindows.defaults.peak, epochMillis)
 
 /**
  * The two 10-minute windows of `outage-2h` in which the Flash models fail

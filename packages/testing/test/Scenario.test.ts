@@ -1,4 +1,4 @@
-import { ChatMessage, ImageRequest, type Resolution, TextRequest } from "@ballast/core"
+import { ChatMessage, ImageRequest, PeakWindows, type Resolution, TextRequest } from "@ballast/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Either, Fiber, Option, Random, TestClock } from "effect"
 import { type FakeProvider, Scenario } from "../src/index.js"
@@ -71,6 +71,14 @@ describe("Scenario conditions", () => {
     )
     expect(flash).toEqual([0.01, 0.5, 0.5, 0.5, 0.01, 0.01, 0.01, 0.5, 0.5, 0.5, 0.01, 0.01])
     expect(rate("outage-2h", "openai", { elapsed: 30 * minute })).toBe(0.01)
+  })
+
+  it("peak windows are core's default PeakWindows schedule", () => {
+    expect(Scenario.peakWindows).toEqual([[9, 11], [13, 15], [18, 22]])
+    for (const iso of ["2026-03-08T16:30:00Z", "2026-03-08T18:30:00Z", "2026-11-01T16:30:00Z", "2026-11-01T17:30:00Z"]) {
+      const now = Date.parse(iso)
+      expect(Scenario.isPeak(now)).toBe(PeakWindows.contains(PeakWindows.defaults.peak, now))
+    }
   })
 
   it("peak-day: 35% in the PT peak windows, across both DST changes of 2026", () => {
