@@ -33,7 +33,7 @@ import {
   TimeoutStrategy,
   wrap
 } from "cockatiel"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Scope } from "effect"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import * as v8 from "node:v8"
@@ -105,7 +105,10 @@ const cockatielPolicy = wrap(
 const client = createImageClient(config, { image: { [ROUTE]: Layer.succeed(ImageGenerator, effectProvider) } })
 
 const decodedConfig = await Effect.runPromise(PipelineConfig.decode(config))
-const pipeline = await Effect.runPromise(Pipeline.make(decodedConfig, { image: { [ROUTE]: effectProvider } }))
+// The pipeline lives as long as the process: its scope is never closed.
+const pipeline = await Effect.runPromise(
+  Effect.flatMap(Scope.make(), (scope) => Scope.extend(Pipeline.make(decodedConfig, { image: { [ROUTE]: effectProvider } }), scope))
+)
 
 // ---------------------------------------------------------------------------
 // Variants: each runs `n` sequential calls

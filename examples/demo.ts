@@ -9,7 +9,7 @@
  */
 import { Pipeline, PipelineConfig } from "@ballast/core"
 import { Scenario, Simulation, VirtualTime } from "@ballast/testing"
-import { Cause, Console, Duration, Effect, Either, Exit, Random, Stream } from "effect"
+import { Cause, Clock, Console, Duration, Effect, Either, Exit, Option, Random, Stream } from "effect"
 
 const usage = `usage: pnpm demo [${Scenario.names.join("|")}] [--every <seconds>]`
 const fail = (message: string): never => {
@@ -47,12 +47,29 @@ const program = Effect.gen(function*() {
   )
   yield* Console.log(`one 4K 16:9 request every ${everySeconds}s for ${Duration.format(scenario.duration)} (simulated)\n`)
 
-  // Print every breaker transition as it happens.
+  // Print every breaker transition and every change of a route's health (from the background probes) as it
+  // happens, stamped with the simulated time.
   const start = Date.now()
+  const simulatedStart = yield* Clock.currentTimeMillis
+  const now = Effect.map(Clock.currentTimeMillis, (ms) => clock(ms - simulatedStart))
   for (const [route, breaker] of pipeline.breakers) {
     yield* breaker.transitions.pipe(
-      Stream.runForEach((t) => Console.log(`  ⚡ breaker ${route}: ${t.from} → ${t.to}`)),
-      Effect.forkDaemon
+      Stream.runForEach((t) => Effect.flatMap(now, (at) => Console.log(`[${at}]   ⚡ breaker ${route}: ${t.from} → ${t.to}`))),
+      Effect.forkScoped
+    )
+  }
+  if (Option.isSome(pipeline.health)) {
+    // Only going down and coming back: a route that fails 5% of its probes goes "degraded" now and then.
+    const previous = new Map<string, string>()
+    yield* pipeline.health.value.changes.pipe(
+      Stream.runForEach((h) => {
+        const was = previous.get(h.route) ?? "healthy"
+        previous.set(h.route, h.status)
+        return h.status === "down" || was === "down"
+          ? Effect.flatMap(now, (at) => Console.log(`[${at}]   ♥ health  ${h.route}: ${was} → ${h.status}`))
+          : Effect.void
+      }),
+      Effect.forkScoped
     )
   }
 
@@ -72,17 +89,20 @@ const program = Effect.gen(function*() {
       )
   })
   const summary = Simulation.summarize(outcomes, { providerCalls: yield* providers.providerCalls })
+  const probes = Option.isSome(pipeline.health)
+    ? (yield* pipeline.health.value.snapshot).reduce((sum, route) => sum + route.probes, 0)
+    : 0
   yield* Console.log(`
 summary (${summary.requests} requests, ${((Date.now() - start) / 1000).toFixed(2)}s of real time)
   answered        ${summary.answered} (${percent(summary.successRate)})
   degraded        ${percent(summary.degradedShare)} of answers (${summary.descriptions} text descriptions)
   latency         p50 ${seconds(summary.p50)}  p95 ${seconds(summary.p95)}  p99 ${seconds(summary.p99)}
-  provider calls  ${summary.providerCalls} (${summary.callsPerAnswer.toFixed(2)} per answer)
+  provider calls  ${summary.providerCalls} (${summary.callsPerAnswer.toFixed(2)} per answer), and ${probes} health probes
   answered by     ${Object.entries(summary.byRoute).map(([route, n]) => `${route} ${n}`).join(", ")}
   failures        ${Object.keys(summary.byError).length === 0 ? "none" : JSON.stringify(summary.byError)}`)
 })
 
-const exit = VirtualTime.run(program.pipe(Effect.withRandom(Random.make("ballast-demo"))))
+const exit = VirtualTime.run(Effect.scoped(program).pipe(Effect.withRandom(Random.make("ballast-demo"))))
 if (Exit.isFailure(exit)) {
   console.error(Cause.pretty(exit.cause))
   process.exitCode = 1

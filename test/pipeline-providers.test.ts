@@ -28,7 +28,10 @@ const config = PipelineConfig.decode({
     openai: { provider: "openai", model: gpt }
   },
   plan: [{ route: "gemini-pro", resolutions: ["4K", "2K"] }, { route: "gemini-flash" }, { route: "openai" }],
-  retry: { attempts: 2, initialDelay: "1 millis", maxDelay: "2 millis" }
+  retry: { attempts: 2, initialDelay: "1 millis", maxDelay: "2 millis" },
+  // These tests follow one request down the chain: no background probes, no canary reordering.
+  health: { enabled: false },
+  routing: { canary: 0 }
 })
 
 const pipelineLayer = (url: string) =>

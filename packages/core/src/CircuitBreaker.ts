@@ -370,6 +370,15 @@ export interface Options {
    * A `BadRequest` never counts, whatever this says.
    */
   readonly isFailure?: (error: unknown) => boolean
+  /**
+   * A call that succeeds but takes at least this long, from admission to
+   * completion (measured with `Clock`), counts as a failure for the opening
+   * strategies and for a half-open probe; the caller still gets its value. A
+   * model that answers in 170 s is as good as down for a real-time caller, and
+   * without this rule a breaker would keep sending traffic to it. Default: unset,
+   * no call is too slow.
+   */
+  readonly slowCallThreshold?: Duration.DurationInput
 }
 
 /**
@@ -463,6 +472,9 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker> =>
     const baseMillis = Duration.toMillis(options.openDuration ?? defaults.openDuration)
     const maxMillis = Duration.toMillis(options.maxOpenDuration ?? defaults.maxOpenDuration)
     const factor = options.backoffFactor ?? defaults.backoffFactor
+    const slowMillis = options.slowCallThreshold === undefined
+      ? undefined
+      : Duration.toMillis(options.slowCallThreshold)
 
     const cell = yield* Ref.make<Cell>({ state: closed, statistics: initialStatistics, generation: 0 })
     const pubsub = yield* PubSub.unbounded<Transition>()
@@ -473,6 +485,13 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker> =>
       if (Exit.isSuccess(exit)) return "success"
       const error = Cause.failureOption(exit.cause)
       return Option.isSome(error) && isCounted(error.value) ? "failure" : "ignored"
+    }
+
+    // A success that took `slowMillis` or longer since `admittedAt` is a failure
+    // for the breaker, though not for the caller.
+    const verdictAt = <A, E>(exit: Exit.Exit<A, E>, admittedAt: number, now: number): Verdict => {
+      const verdict = verdictOf(exit)
+      return verdict === "success" && slowMillis !== undefined && now - admittedAt >= slowMillis ? "failure" : verdict
     }
 
     const openUntil = (now: number, attempt: number): State => ({
@@ -577,32 +596,51 @@ export const make = (options: Options): Effect.Effect<CircuitBreaker> =>
 
     // Anything but a closed breaker: admission may take the probe slot, so it
     // and the hook that frees the slot are installed without interruption.
-    const guardSlow = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
+    const guardNotClosed = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
       Effect.uninterruptibleMask((restore) =>
-        Effect.clockWith((clock) =>
-          Effect.flatMap(
-            Ref.modify(cell, admit(clock.unsafeCurrentTimeMillis())),
+        Effect.clockWith((clock) => {
+          const admittedAt = clock.unsafeCurrentTimeMillis()
+          return Effect.flatMap(
+            Ref.modify(cell, admit(admittedAt)),
             (admission): Effect.Effect<A, E | CircuitOpen, R> => {
               switch (admission._tag) {
                 case "Reject":
                   return Effect.fail(rejection(admission))
                 case "Call":
-                  return Effect.onExit(restore(self), (exit) => recordCall(admission.generation, verdictOf(exit)))
+                  return Effect.onExit(restore(self), (exit) =>
+                    recordCall(
+                      admission.generation,
+                      verdictAt(exit, admittedAt, clock.unsafeCurrentTimeMillis())
+                    ))
                 case "Probe":
                   return Effect.onExit(restore(self), (exit) =>
                     Exit.isFailure(exit) && Option.isNone(Cause.failureOption(exit.cause))
                       // Interrupted or died: no verdict on the route, the next caller probes.
                       ? releaseProbe(admission.generation)
-                      : settleProbe(admission.generation, verdictOf(exit)))
+                      : settleProbe(
+                        admission.generation,
+                        verdictAt(exit, admittedAt, clock.unsafeCurrentTimeMillis())
+                      ))
               }
             }
-          )))
+          )
+        }))
+
+    // The closed path is the hot one: without a slow-call rule it reads no clock.
+    const guardClosed = <A, E, R>(self: Effect.Effect<A, E, R>, generation: number): Effect.Effect<A, E, R> =>
+      slowMillis === undefined
+        ? Effect.onExit(self, (exit) => recordCall(generation, verdictOf(exit)))
+        : Effect.clockWith((clock) => {
+          const admittedAt = clock.unsafeCurrentTimeMillis()
+          return Effect.onExit(self, (exit) =>
+            recordCall(generation, verdictAt(exit, admittedAt, clock.unsafeCurrentTimeMillis())))
+        })
 
     const guard = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
       Effect.flatMap(Ref.get(cell), (current) =>
         current.state._tag === "Closed"
-          ? Effect.onExit(self, (exit) => recordCall(current.generation, verdictOf(exit)))
-          : guardSlow(self))
+          ? guardClosed(self, current.generation)
+          : guardNotClosed(self))
 
     const setState = (state: State) =>
       Effect.clockWith((clock) =>

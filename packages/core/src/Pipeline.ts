@@ -5,12 +5,38 @@
  * @since 0.1.0
  */
 import type { FileSystem } from "@effect/platform"
-import { Array as Arr, type Config, type ConfigError as EffectConfigError, Context, Duration, Effect, FiberRef, Layer, Option } from "effect"
+import {
+  Array as Arr,
+  Cause,
+  type Config,
+  type ConfigError as EffectConfigError,
+  Context,
+  DateTime,
+  Duration,
+  Effect,
+  Exit,
+  FiberRef,
+  Layer,
+  Option,
+  Ref,
+  type Scope
+} from "effect"
 import * as Capabilities from "./Capabilities.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Deadline from "./Deadline.js"
-import { AllRoutesFailed, BadRequest, FailedAttempt, type GenerationError, Timeout } from "./Errors.js"
+import * as Degradation from "./Degradation.js"
+import {
+  AllRoutesFailed,
+  BadRequest,
+  CircuitOpen,
+  FailedAttempt,
+  type GenerationError,
+  ProviderUnavailable,
+  Timeout
+} from "./Errors.js"
 import * as Fallback from "./Fallback.js"
+import * as Health from "./Health.js"
+import * as Hedge from "./Hedge.js"
 import { ImageRequest, ImageResult } from "./Image.js"
 import { ImageGenerator } from "./ImageGenerator.js"
 import { type ConfigError, configError, type ConfigIssue, type PipelineConfig } from "./PipelineConfig.js"
@@ -18,6 +44,8 @@ import * as PipelineConfigModule from "./PipelineConfig.js"
 import { type AspectRatio, isBelow, type Resolution } from "./Resolution.js"
 import * as Retry from "./Retry.js"
 import * as RetryBudget from "./RetryBudget.js"
+import * as PeakWindows from "./PeakWindows.js"
+import * as Router from "./Router.js"
 import { TextRequest } from "./Text.js"
 import { TextGenerator } from "./TextGenerator.js"
 
@@ -43,8 +71,29 @@ export declare namespace Pipeline {
     readonly breakers: ReadonlyMap<string, CircuitBreaker.CircuitBreaker>
     /** One retry budget per route used by the plan. */
     readonly budgets: ReadonlyMap<string, RetryBudget.RetryBudget>
-    /** The steps a request would be tried on, in order, after capability mapping. */
+    /**
+     * The plan's steps for a request of this resolution and aspect ratio, in
+     * plan order, after capability mapping — before the router orders them.
+     */
     readonly stepsFor: (request: Pick<ImageRequest, "resolution" | "aspectRatio">) => ReadonlyArray<PlannedStep>
+    /** The router: each route's success rate, latency EWMA and p95, canaries. */
+    readonly router: Router.Router
+    /** Background health probes, when `health.enabled` and a route's provider can be probed. */
+    readonly health: Option.Option<Health.Health>
+    /** Adaptive degradation per route and resolution, when `adaptive.enabled`. */
+    readonly degradation: Option.Option<Degradation.Degradation>
+    /** What hedging has done (all zero while `hedge.enabled` is false). */
+    readonly hedges: Effect.Effect<Hedge.Stats>
+  }
+
+  /**
+   * Options beyond the configuration.
+   *
+   * @since 0.1.0
+   */
+  export interface Options {
+    /** Tells a prompt's class for `routing.classes`; defaults to the classes' keyword rules. */
+    readonly classify?: Router.Classifier
   }
 
   /**
@@ -96,12 +145,7 @@ interface Policies {
   readonly route: string
   readonly breaker: CircuitBreaker.CircuitBreaker
   readonly budget: RetryBudget.RetryBudget
-  /** How long a successful call to the route takes: an exponentially weighted moving average, in ms. */
-  readonly latency: { average: number }
 }
-
-// The weight of the newest successful call in a route's latency average.
-const latencyWeight = 0.2
 
 interface ImageRoute extends Policies {
   readonly name: string
@@ -151,14 +195,16 @@ export const missingProviders = (
 /**
  * Builds the pipeline from a validated configuration and the provider
  * services its routes name. Fails with a `ConfigError` when a route of the plan
- * has no provider.
+ * has no provider. The health probes' fibers and the routes' rate limiters
+ * live in the caller's `Scope`: closing it stops them.
  *
  * @since 0.1.0
  */
 export const make = (
   config: PipelineConfig,
-  providers: Pipeline.Providers
-): Effect.Effect<Pipeline.Service, ConfigError> =>
+  providers: Pipeline.Providers,
+  options?: Pipeline.Options
+): Effect.Effect<Pipeline.Service, ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const { imageRouteNames, textRouteNames } = routeNamesOf(config)
     const missing = missingProviders(config, providers)
@@ -167,12 +213,13 @@ export const make = (
     const breakers = new Map<string, CircuitBreaker.CircuitBreaker>()
     const budgets = new Map<string, RetryBudget.RetryBudget>()
     const policies = new Map<string, Policies>()
+    const settings = config.breaker
+    const counted = CircuitBreaker.countingTags(settings.countedErrors)
     // A route used both for images and for the description is one endpoint: one breaker and one budget.
     const policiesFor = (name: string, provider: string, model: string) =>
       Effect.gen(function*() {
         const existing = policies.get(name)
         if (existing !== undefined) return existing
-        const settings = config.breaker
         const breaker = yield* CircuitBreaker.make({
           route: name,
           provider,
@@ -187,12 +234,13 @@ export const make = (
           ],
           openDuration: settings.openDuration,
           maxOpenDuration: settings.maxOpenDuration,
-          isFailure: CircuitBreaker.countingTags(settings.countedErrors)
+          isFailure: counted,
+          ...(settings.slowCallThreshold !== undefined ? { slowCallThreshold: settings.slowCallThreshold } : {})
         })
         const budget = yield* RetryBudget.make(config.retryBudget)
         breakers.set(name, breaker)
         budgets.set(name, budget)
-        const made: Policies = { route: name, breaker, budget, latency: { average: 0 } }
+        const made: Policies = { route: name, breaker, budget }
         policies.set(name, made)
         return made
       })
@@ -223,6 +271,59 @@ export const make = (
       const service = providers.text![name]!
       textRoutes.set(name, { name, service, ...(yield* policiesFor(name, service.provider, service.model)) })
     }
+
+    const routing = config.routing
+    const router = yield* Router.make({
+      routes: Arr.dedupe([...imageRouteNames, ...textRouteNames]).map((name) => {
+        const route = config.routes[name]!
+        return {
+          name,
+          provider: route.provider,
+          model: route.model,
+          region: route.region,
+          concurrency: route.limits?.concurrency,
+          requestsPerMinute: route.limits?.requestsPerMinute
+        }
+      }),
+      settings: {
+        canary: routing.canary,
+        weights: routing.weights,
+        order: routing.order,
+        demoteBelow: routing.demoteBelow,
+        restoreAt: routing.restoreAt,
+        window: routing.window,
+        minimumCalls: routing.minimumCalls,
+        regionFailover: routing.regionFailover,
+        preferRegion: Option.fromNullable(routing.preferRegion),
+        classes: Object.entries(routing.classes).map(([name, rule]) => ({ name, ...rule }))
+      },
+      ...(options?.classify !== undefined ? { classify: options.classify } : {})
+    })
+
+    // Probes count towards a route's success rate, so a route nobody calls (demoted, or a fallback) stays known.
+    const probes: Record<string, Effect.Effect<void, GenerationError>> = {}
+    for (const route of [...imageRoutes.values(), ...textRoutes.values()]) {
+      if (route.service.probe !== undefined) probes[route.name] = route.service.probe
+    }
+    const health = config.health.enabled && Object.keys(probes).length > 0
+      ? Option.some(
+        yield* Health.make({
+          probes,
+          settings: config.health,
+          onProbe: (route, outcome) => router.record(route, outcome)
+        })
+      )
+      : Option.none<Health.Health>()
+    const isDown = Option.match(health, {
+      onNone: () => () => false,
+      onSome: (health) => (route: string) => health.unsafeStatus(route) === "down"
+    })
+
+    const degradation = config.adaptive.enabled
+      ? Option.some(yield* Degradation.make(config.adaptive))
+      : Option.none<Degradation.Degradation>()
+
+    const hedgeStats = yield* Ref.make<Hedge.Stats>({ calls: 0, hedged: 0, hedgeWins: 0 })
 
     const labels = labelsOf(config)
 
@@ -259,10 +360,26 @@ export const make = (
       return steps
     }
 
-    // One step on one route: every attempt through the route's breaker, the attempts driven by the retry
-    // schedule. Another attempt is made only if the breaker will let it through and it would end (judged by
-    // the previous attempt's duration) before the deadline, leaving the reserve for the steps after this one.
-    // The route's budget is credited once per request that reaches it; every failed attempt is recorded.
+    // Whether an outcome says something about the route's health: a success, or an error its breaker counts
+    // (not a refused prompt, not the breaker's own fast failure).
+    const observe = (route: string, resolution: string, exit: Exit.Exit<unknown, GenerationError>, latencyMs: number) => {
+      const success = Exit.isSuccess(exit)
+      if (!success && !Exit.isFailure(exit)) return Effect.void
+      if (!success) {
+        const error = Cause.failureOption(exit.cause)
+        if (Option.isNone(error) || !counted(error.value)) return Effect.void
+      }
+      const recorded = router.record(route, { success, latencyMs })
+      return resolution === "description" || Option.isNone(degradation)
+        ? recorded
+        : Effect.zipRight(recorded, degradation.value.record(route, resolution, success))
+    }
+
+    // One step on one route: every attempt through the route's limits and breaker, the attempts driven by the
+    // retry schedule. Another attempt is made only if the breaker will let it through and it would end (judged
+    // by the previous attempt's duration, or the route's usual latency) before the deadline, leaving the reserve
+    // for the steps after this one. The route's budget is credited once per request that reaches it; every
+    // failed attempt is recorded.
     const guarded = <A>(
       policies: Policies,
       step: { readonly resolution: string; readonly last: boolean },
@@ -272,31 +389,30 @@ export const make = (
       Effect.clockWith((clock) => {
         let previous = 0
         const kept = step.last ? 0 : counter.reserve
-        // An attempt is expected to take as long as the previous one, or as a success on this route usually does.
         const admit = (delay: Duration.Duration) =>
           Effect.zipWith(
             policies.breaker.state,
-            Deadline.allows(Duration.toMillis(delay) + Math.max(previous, policies.latency.average) + kept),
+            Deadline.allows(Duration.toMillis(delay) + Math.max(previous, router.unsafeLatency(policies.route)) + kept),
             (state, fits) =>
               fits && CircuitBreaker.isAvailable(state, clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay))
           )
-        const attempt = policies.breaker.guard(Effect.suspend(() => {
-          counter.attempts++
-          const started = clock.unsafeCurrentTimeMillis()
-          const made = counter.reached.has(policies.route)
-            ? call()
-            : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
-          return Effect.onExit(made, (exit) =>
-            Effect.sync(() => {
+        const attempt = router.limit(
+          policies.route,
+          policies.breaker.guard(Effect.flatMap(Deadline.allows(0), (open) => {
+            // A call never starts at the deadline itself (a failure that ends exactly then could otherwise
+            // start the next step's call before the deadline interrupts): wait for the deadline to fire.
+            if (!open) return Effect.never
+            counter.attempts++
+            const started = clock.unsafeCurrentTimeMillis()
+            const made = counter.reached.has(policies.route)
+              ? call()
+              : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
+            return Effect.onExit(made, (exit) => {
               previous = clock.unsafeCurrentTimeMillis() - started
-              if (exit._tag === "Success") {
-                const latency = policies.latency
-                latency.average = latency.average === 0
-                  ? previous
-                  : latency.average + latencyWeight * (previous - latency.average)
-              }
-            }))
-        })).pipe(
+              return observe(policies.route, step.resolution, exit, previous)
+            })
+          }))
+        ).pipe(
           Effect.tapError((error) =>
             Effect.sync(() => {
               if (error._tag === "AllRoutesFailed") counter.failures.push(...error.attempts)
@@ -316,10 +432,11 @@ export const make = (
 
     const toStep = (
       planned: PlannedStep,
-      last: boolean,
+      next: PlannedStep | undefined,
       request: ImageRequest,
       counter: Counter
     ): Fallback.Step<StepResult> => {
+      const last = next === undefined
       if (planned._tag === "Describe") {
         const route = textRoutes.get(planned.route)!
         const textRequest = TextRequest.make({
@@ -353,8 +470,24 @@ export const make = (
         : ImageRequest.make({ ...request, resolution: planned.resolution, aspectRatio: planned.aspectRatio }, {
           disableValidation: true
         })
+      const run = guarded(route, { resolution: planned.resolution, last }, counter, () => route.service.generate(routed))
+      // A rung with a lower one after it on the same route is skipped while adaptive degradation has stepped it
+      // down. Asked only when the request reaches the rung: a "no" starts the rung's trial, which a request
+      // answered earlier must not use up. The skip is not an attempt and is not recorded as one.
+      const skippable = Option.isSome(degradation) && !last && next?._tag === "Image" && next.route === planned.route
       return step(
-        guarded(route, { resolution: planned.resolution, last }, counter, () => route.service.generate(routed)),
+        skippable
+          ? Effect.flatMap(degradation.value.shouldSkip(route.name, planned.resolution), (skip) =>
+            skip
+              ? Effect.fail(
+                new ProviderUnavailable({
+                  provider: route.service.provider,
+                  model: route.service.model,
+                  message: `skipped: route "${route.name}" is stepped down from ${planned.resolution}`
+                })
+              )
+              : run)
+          : run,
         route.name,
         planned.resolution,
         (result) => ({
@@ -368,21 +501,147 @@ export const make = (
       )
     }
 
+    // The breakers' states now, for the router.
+    const availability = Effect.clockWith((clock) =>
+      Effect.map(
+        Effect.forEach(imageRouteNames, (name) => imageRoutes.get(name)!.breaker.state),
+        (states) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const byRoute = new Map(imageRouteNames.map((name, i) => [name, states[i]!]))
+          return {
+            byRoute,
+            conditions: {
+              isAvailable: (route: string) => CircuitBreaker.isAvailable(byRoute.get(route)!, now),
+              isDown
+            } satisfies Router.Conditions
+          }
+        }
+      )
+    )
+
+    // What a request skipped is part of its story: a `CircuitOpen` for an open breaker, `ProviderUnavailable`
+    // for a route health probes report down. Neither is a provider call.
+    const skippedAttempt = (
+      skipped: { readonly route: string; readonly reason: "open" | "down" },
+      state: CircuitBreaker.State | undefined
+    ) => {
+      const route = imageRoutes.get(skipped.route)!
+      const identity = { provider: route.service.provider, model: route.service.model }
+      const error = skipped.reason === "open"
+        ? new CircuitOpen({
+          ...identity,
+          route: route.name,
+          message: `skipped: the circuit breaker of route "${route.name}" is open`,
+          retryAt: state?._tag === "Open" ? Option.some(DateTime.unsafeMake(state.until)) : Option.none()
+        })
+        : new ProviderUnavailable({ ...identity, message: `skipped: health probes report route "${route.name}" down` })
+      return new FailedAttempt({ route: route.name, resolution: "skipped", error })
+    }
+
+    // The steps of one request, in the order the router chose: each route's rungs together, the description
+    // last.
+    const orderSteps = (
+      plan: ReadonlyArray<PlannedStep>,
+      request: ImageRequest,
+      resolution: Resolution,
+      counter: Counter
+    ) =>
+      Effect.gen(function*() {
+        // A canary request must not cost the caller quality: only a route that serves it at the asked
+        // resolution and aspect ratio may take it.
+        const canCanary = (route: string) =>
+          plan.some((p) =>
+            p._tag === "Image" && p.route === route && p.resolution === resolution && p.aspectRatio === request.aspectRatio
+          )
+        const withCanary = ({ byRoute, conditions }: Effect.Effect.Success<typeof availability>) => ({
+          byRoute,
+          conditions: { ...conditions, canCanary }
+        })
+        let { byRoute, conditions } = withCanary(yield* availability)
+        let ordered = yield* router.order(Arr.dedupe(plan.flatMap(imageRouteOf)), request.prompt, conditions)
+        if (ordered.routes.length === 0 && routing.waitForHalfOpen && !plan.some((p) => p._tag === "Describe")) {
+          // Every route is open and there is no description to fall back on: a caller with time to spare
+          // waits for the earliest half-open instead of failing at once.
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const earliest = Arr.reduce(ordered.skipped, Option.none<{ route: string; at: number }>(), (best, s) => {
+            const state = byRoute.get(s.route)
+            if (state?._tag !== "Open") return best
+            return Option.isSome(best) && best.value.at <= state.until ? best : Option.some({ route: s.route, at: state.until })
+          })
+          if (
+            Option.isSome(earliest) &&
+            (yield* Deadline.allows(earliest.value.at - now + router.unsafeLatency(earliest.value.route)))
+          ) {
+            yield* Effect.sleep(Duration.millis(Math.max(0, earliest.value.at - now)))
+            ;({ byRoute, conditions } = withCanary(yield* availability))
+            ordered = yield* router.order(Arr.dedupe(plan.flatMap(imageRouteOf)), request.prompt, conditions)
+          }
+        }
+        for (const skipped of ordered.skipped) counter.failures.push(skippedAttempt(skipped, byRoute.get(skipped.route)))
+        const steps: Array<PlannedStep> = []
+        for (const route of ordered.routes) {
+          for (const p of plan) if (p._tag === "Image" && p.route === route) steps.push(p)
+        }
+        return { images: steps, describe: plan.filter((p) => p._tag === "Describe") }
+      })
+
+    // Runs the steps in order; with hedging on, the first routes race: the next one starts when the one
+    // before has not answered after the delay (or has failed).
+    const runSteps = (
+      images: ReadonlyArray<Fallback.Step<StepResult>>,
+      describe: ReadonlyArray<Fallback.Step<StepResult>>
+    ): Effect.Effect<StepResult, GenerationError> => {
+      const all = [...images, ...describe]
+      // Each route's rungs, as one chain.
+      const chains: Array<Arr.NonEmptyArray<Fallback.Step<StepResult>>> = []
+      for (const image of images) {
+        const last = chains[chains.length - 1]
+        if (last !== undefined && last[0].route === image.route) last.push(image)
+        else chains.push([image])
+      }
+      if (!config.hedge.enabled || chains.length < 2) {
+        return Arr.isNonEmptyReadonlyArray(all) ? Fallback.run(all, labels) : Effect.fail(noRoute(labels))
+      }
+      const raced = chains.slice(0, 1 + config.hedge.maxHedges)
+      const rest = [...chains.slice(raced.length).flat(), ...describe]
+      const firstRoute = raced[0]![0].route
+      const delay = config.hedge.delay === "p95"
+        ? Effect.sync(() => Option.getOrElse(router.latencyP95(firstRoute), () => Duration.infinity))
+        : config.hedge.delay
+      const race = Hedge.raceReporting(
+        Arr.map(raced as Arr.NonEmptyArray<Arr.NonEmptyArray<Fallback.Step<StepResult>>>, (chain) => Fallback.run(chain, labels)),
+        { delay, maxHedges: config.hedge.maxHedges },
+        ({ started, winner }) =>
+          Ref.update(hedgeStats, (stats) => ({
+            calls: stats.calls + 1,
+            hedged: stats.hedged + (started.includes("hedge") ? 1 : 0),
+            hedgeWins: stats.hedgeWins + (Option.isSome(winner) && started[winner.value] === "hedge" ? 1 : 0)
+          }))
+      )
+      return Arr.isNonEmptyReadonlyArray(rest)
+        ? Fallback.run([Fallback.step(firstRoute, "hedged", race), ...rest], labels)
+        : race
+    }
+
     const generate = (request: ImageRequest): Effect.Effect<ImageResult, GenerationError> =>
       Effect.suspend(() => {
-        const plan = stepsFor(request)
-        if (!Arr.isNonEmptyReadonlyArray(plan)) {
-          return Effect.fail(
-            new BadRequest({
-              ...labels,
-              message: `no step of the plan can serve a ${request.resolution} ${request.aspectRatio} image`,
-              scope: "request"
-            })
-          )
-        }
         const budget = request.deadline ?? config.deadline
         return Effect.clockWith((clock) => FiberRef.getWith(Deadline.currentDeadline, (enclosing) => {
           const start = clock.unsafeCurrentTimeMillis()
+          // Inside a peak window a request starts at most at the cap (still reported against what was asked).
+          const resolution = config.peak.enabled && PeakWindows.contains(config.peak.schedule, start)
+            ? PeakWindows.cap(request.resolution, config.peak.cap)
+            : request.resolution
+          const plan = stepsFor({ resolution, aspectRatio: request.aspectRatio })
+          if (!Arr.isNonEmptyReadonlyArray(plan)) {
+            return Effect.fail(
+              new BadRequest({
+                ...labels,
+                message: `no step of the plan can serve a ${request.resolution} ${request.aspectRatio} image`,
+                scope: "request"
+              })
+            )
+          }
           // The reserve is a share of the time this request really has: an enclosing deadline may be earlier.
           const available = Math.min(Duration.toMillis(budget), enclosing - start)
           const counter: Counter = {
@@ -391,8 +650,12 @@ export const make = (
             reached: new Set(),
             reserve: available * config.reserveShare
           }
-          const steps = Arr.map(plan, (planned, i) => toStep(planned, i === plan.length - 1, request, counter))
-          return Fallback.run(steps, labels).pipe(
+          return orderSteps(plan, request, resolution, counter).pipe(
+            Effect.flatMap(({ describe, images }) => {
+              const all = [...images, ...describe]
+              const steps = all.map((p, i) => toStep(p, all[i + 1], request, counter))
+              return runSteps(steps.slice(0, images.length), steps.slice(images.length))
+            }),
             // Fallback keeps each step's last error; the request keeps every attempt's.
             Effect.catchTag("AllRoutesFailed", () =>
               Effect.fail(
@@ -417,8 +680,26 @@ export const make = (
         }))
       })
 
-    return { ...labels, route: "pipeline", config, generate, breakers, budgets, stepsFor }
+    return {
+      ...labels,
+      route: "pipeline",
+      config,
+      generate,
+      breakers,
+      budgets,
+      stepsFor,
+      router,
+      health,
+      degradation,
+      hedges: Ref.get(hedgeStats)
+    }
   })
+
+const imageRouteOf = (step: PlannedStep): ReadonlyArray<string> => step._tag === "Image" ? [step.route] : []
+
+// Every route was skipped and there is no description rung.
+const noRoute = (labels: { readonly provider: string; readonly model: string }) =>
+  new AllRoutesFailed({ ...labels, message: "no route could be tried", attempts: [] })
 
 // What a step answers: the fields of the request's ImageResult, made once at the end.
 type StepResult = ConstructorParameters<typeof ImageResult>[0]

@@ -15,11 +15,16 @@ import { Array as Arr, Duration, Effect, Either, Option, ParseResult, Predicate,
 import * as YAML from "yaml"
 import * as Capabilities from "./Capabilities.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Degradation from "./Degradation.js"
 import { type GenerationErrorTag, generationErrorTags } from "./Errors.js"
+import * as Health from "./Health.js"
+import * as Hedge from "./Hedge.js"
 import { parseIssues as schemaIssues } from "./internal/issues.js"
+import * as PeakWindows from "./PeakWindows.js"
 import { Resolution } from "./Resolution.js"
 import * as Retry from "./Retry.js"
 import * as RetryBudget from "./RetryBudget.js"
+import * as Router from "./Router.js"
 
 const breaker = CircuitBreaker.defaults
 
@@ -96,8 +101,20 @@ export class Route extends Schema.Class<Route>("@ballast/core/PipelineConfig/Rou
   /** The model ID sent to the provider. */
   model: Name,
   region: Schema.optionalWith(Name, { exact: true }),
-  capabilities: Schema.optionalWith(Capabilities.Profile, { exact: true })
-}, [undefined, undefined, { message: expecting("a route { provider, model, region?, capabilities? }") }]) {}
+  capabilities: Schema.optionalWith(Capabilities.Profile, { exact: true }),
+  /**
+   * Ballast's own limits on calls to this route, below the provider's quota,
+   * so that Ballast does not cause the 429s it then has to absorb. Calls over
+   * a limit wait for a slot (within the request's deadline).
+   */
+  limits: Schema.optionalWith(
+    Schema.Struct({
+      concurrency: Schema.optionalWith(Count, { exact: true }),
+      requestsPerMinute: Schema.optionalWith(Count, { exact: true })
+    }),
+    { exact: true }
+  )
+}, [undefined, undefined, { message: expecting("a route { provider, model, region?, capabilities?, limits? }") }]) {}
 
 /**
  * A plan entry that generates images on a route. With `resolutions`, each
@@ -253,6 +270,8 @@ export class BreakerSettings extends Schema.Class<BreakerSettings>("@ballast/cor
     minimumCalls: Schema.optionalWith(Count, { default: () => breaker.minimumCalls, exact: true }),
     openDuration: Schema.optionalWith(PositiveDuration, { default: () => breaker.openDuration, exact: true }),
     maxOpenDuration: Schema.optionalWith(PositiveDuration, { default: () => breaker.maxOpenDuration, exact: true }),
+    /** A successful call at least this slow counts as a failure for the breaker (unset: none does). */
+    slowCallThreshold: Schema.optionalWith(PositiveDuration, { exact: true }),
     countedErrors: Schema.optionalWith(
       nonEmpty(CountedError, "must list at least one error, or be left out"),
       {
@@ -268,6 +287,141 @@ export class BreakerSettings extends Schema.Class<BreakerSettings>("@ballast/cor
       }
       : true
   ))
+) {}
+
+const Share = Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThanOrEqualTo(1))
+
+/**
+ * A prompt class: prompts containing one of `keywords` (whole words or
+ * phrases, case-insensitive) try `routes` first.
+ *
+ * @since 0.1.0
+ */
+export const PromptClass = Schema.Struct({
+  keywords: nonEmpty(Name, "must list at least one keyword"),
+  routes: nonEmpty(Name, "must list at least one route")
+})
+
+/**
+ * How the router orders the plan's routes for each request (see `Router`).
+ *
+ * @since 0.1.0
+ */
+export class RoutingSettings extends Schema.Class<RoutingSettings>("@ballast/core/PipelineConfig/RoutingSettings")(
+  Schema.Struct({
+    canary: Schema.optionalWith(Share, { default: () => Router.defaults.canary, exact: true }),
+    weights: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Number.pipe(Schema.nonNegative()) }), {
+      default: () => ({}),
+      exact: true
+    }),
+    order: Schema.optionalWith(Schema.Literal("priority", "latency"), { default: () => Router.defaults.order, exact: true }),
+    demoteBelow: Schema.optionalWith(Share, { default: () => Router.defaults.demoteBelow, exact: true }),
+    restoreAt: Schema.optionalWith(Share, { default: () => Router.defaults.restoreAt, exact: true }),
+    window: Schema.optionalWith(PositiveDuration, { default: () => Router.defaults.window, exact: true }),
+    minimumCalls: Schema.optionalWith(Count, { default: () => Router.defaults.minimumCalls, exact: true }),
+    regionFailover: Schema.optionalWith(Schema.Boolean, { default: () => Router.defaults.regionFailover, exact: true }),
+    preferRegion: Schema.optionalWith(Name, { exact: true }),
+    classes: Schema.optionalWith(Schema.Record({ key: Schema.String, value: PromptClass }), {
+      default: () => ({}),
+      exact: true
+    }),
+    /**
+     * When every route's breaker is open and the plan has no description rung, wait for the earliest
+     * half-open if the deadline leaves time for it, instead of failing at once.
+     */
+    waitForHalfOpen: Schema.optionalWith(Schema.Boolean, { default: () => true, exact: true })
+  }).pipe(Schema.filter((s) =>
+    s.restoreAt < s.demoteBelow
+      ? { path: ["restoreAt"], message: `must not be below demoteBelow (${s.demoteBelow})` }
+      : true
+  ))
+) {}
+
+/**
+ * Background health probes per route (see `Health`).
+ *
+ * @since 0.1.0
+ */
+export class HealthSettings extends Schema.Class<HealthSettings>("@ballast/core/PipelineConfig/HealthSettings")(
+  Schema.Struct({
+    enabled: Schema.optionalWith(Schema.Boolean, { default: () => true, exact: true }),
+    interval: Schema.optionalWith(PositiveDuration, { default: () => Duration.decode(Health.defaults.interval), exact: true }),
+    maxInterval: Schema.optionalWith(PositiveDuration, {
+      default: () => Duration.decode(Health.defaults.maxInterval),
+      exact: true
+    }),
+    timeout: Schema.optionalWith(PositiveDuration, { default: () => Duration.decode(Health.defaults.timeout), exact: true }),
+    failuresToDown: Schema.optionalWith(Count, { default: () => Health.defaults.failuresToDown, exact: true }),
+    successesToHealthy: Schema.optionalWith(Count, { default: () => Health.defaults.successesToHealthy, exact: true })
+  }).pipe(Schema.filter((s) =>
+    Duration.lessThan(s.maxInterval, s.interval)
+      ? { path: ["maxInterval"], message: `must not be shorter than interval (${Duration.format(s.interval)})` }
+      : true
+  ))
+) {}
+
+/**
+ * Hedged requests: after `delay` (`"p95"`: the first route's observed p95
+ * latency; or a duration) the next route is tried beside the first, up to
+ * `maxHedges` extra routes. Off by default for images: every hedge is a paid
+ * generation.
+ *
+ * @since 0.1.0
+ */
+export class HedgeSettings extends Schema.Class<HedgeSettings>("@ballast/core/PipelineConfig/HedgeSettings")({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => Hedge.defaults.image.enabled, exact: true }),
+  delay: Schema.optionalWith(Schema.Union(Schema.Literal("p95"), PositiveDuration), {
+    default: () => "p95" as const,
+    exact: true
+  }),
+  maxHedges: Schema.optionalWith(Count, { default: () => 1, exact: true })
+}) {}
+
+/**
+ * Peak windows: inside them, requests start at most at `cap` (off by
+ * default: it trades resolution for success before anything has failed).
+ *
+ * @since 0.1.0
+ */
+export class PeakSettings extends Schema.Class<PeakSettings>("@ballast/core/PipelineConfig/PeakSettings")({
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
+  schedule: Schema.optionalWith(PeakWindows.PeakScheduleFromConfig, {
+    default: () => PeakWindows.defaults.peak,
+    exact: true
+  }),
+  cap: Schema.optionalWith(Resolution, { default: () => PeakWindows.defaultCap, exact: true })
+}) {}
+
+/**
+ * Adaptive degradation: when a route's higher resolution succeeds less than
+ * `stepDownBelow`, requests start at its next lower resolution, and go back up
+ * when trials reach `stepUpAt` (see `Degradation`).
+ *
+ * @since 0.1.0
+ */
+export class AdaptiveSettings extends Schema.Class<AdaptiveSettings>("@ballast/core/PipelineConfig/AdaptiveSettings")(
+  Schema.Struct({
+    enabled: Schema.optionalWith(Schema.Boolean, { default: () => true, exact: true }),
+    stepDownBelow: Schema.optionalWith(Share, { default: () => Degradation.defaults.stepDownBelow, exact: true }),
+    stepUpAt: Schema.optionalWith(Share, { default: () => Degradation.defaults.stepUpAt, exact: true }),
+    sample: Schema.optionalWith(Count, { default: () => Degradation.defaults.sample, exact: true }),
+    minimumCalls: Schema.optionalWith(Count, { default: () => Degradation.defaults.minimumCalls, exact: true }),
+    trialInterval: Schema.optionalWith(PositiveDuration, {
+      default: () => Duration.decode(Degradation.defaults.trialInterval),
+      exact: true
+    }),
+    trialsToStepUp: Schema.optionalWith(Count, { default: () => Degradation.defaults.trialsToStepUp, exact: true })
+  }).pipe(
+    Schema.filter((s) =>
+      s.stepUpAt < s.stepDownBelow
+        ? { path: ["stepUpAt"], message: `must not be below stepDownBelow (${s.stepDownBelow})` }
+        : s.sample < s.minimumCalls
+        ? { path: ["sample"], message: `must hold at least minimumCalls (${s.minimumCalls}) outcomes` }
+        : s.sample < s.trialsToStepUp
+        ? { path: ["sample"], message: `must hold at least trialsToStepUp (${s.trialsToStepUp}) outcomes` }
+        : true
+    )
+  )
 ) {}
 
 /**
@@ -315,7 +469,12 @@ export class PipelineConfig extends Schema.Class<PipelineConfig>("@ballast/core/
   reserveShare: Schema.optionalWith(
     Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThan(1)),
     { default: () => 0.25, exact: true }
-  )
+  ),
+  routing: Schema.optionalWith(RoutingSettings, { default: () => RoutingSettings.make({}), exact: true }),
+  health: Schema.optionalWith(HealthSettings, { default: () => HealthSettings.make({}), exact: true }),
+  hedge: Schema.optionalWith(HedgeSettings, { default: () => HedgeSettings.make({}), exact: true }),
+  peak: Schema.optionalWith(PeakSettings, { default: () => PeakSettings.make({}), exact: true }),
+  adaptive: Schema.optionalWith(AdaptiveSettings, { default: () => AdaptiveSettings.make({}), exact: true })
 }) {}
 
 /**
@@ -446,6 +605,32 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
       }
     })
   })
+
+  // Routing names routes: each must be an image route of the plan, or the rule can never apply.
+  const imageRoutes = new Set(
+    Arr.getSomes(entries).flatMap((entry) => entry._tag === "ImageStep" ? [entry.route] : [])
+  )
+  const checkRouted = (path: string, name: unknown) => {
+    if (typeof name === "string" && !imageRoutes.has(name)) {
+      issues.push({
+        path,
+        message: `"${name}" is not an image route of the plan (${
+          imageRoutes.size > 0 ? `plan routes: ${[...imageRoutes].join(", ")}` : "the plan has none"
+        })`
+      })
+    }
+  }
+  const routing = Predicate.isRecord(document.routing) ? document.routing : {}
+  if (Predicate.isRecord(routing.weights)) {
+    for (const name of Object.keys(routing.weights)) checkRouted(`routing.weights.${name}`, name)
+  }
+  if (Predicate.isRecord(routing.classes)) {
+    for (const [name, rule] of Object.entries(routing.classes)) {
+      if (Predicate.isRecord(rule) && Array.isArray(rule.routes)) {
+        rule.routes.forEach((route: unknown, i: number) => checkRouted(`routing.classes.${name}.routes[${i}]`, route))
+      }
+    }
+  }
 
   const decodedEntries = Arr.getSomes(entries)
   if (

@@ -477,6 +477,68 @@ describe("CircuitBreaker", () => {
       }))
   })
 
+  describe("slow calls", () => {
+    /** Runs one call that succeeds with "image" after `millis`, moving the TestClock to let it finish. */
+    const slowly = (breaker: CircuitBreaker.CircuitBreaker, millis: number) =>
+      Effect.gen(function* () {
+        const fiber = yield* Effect.fork(breaker.guard(Effect.as(Effect.sleep(millis), "image")))
+        yield* TestClock.adjust(millis)
+        return yield* Fiber.join(fiber)
+      })
+
+    it.effect("successes taking at least slowCallThreshold open the breaker, yet return their value", () =>
+      Effect.gen(function* () {
+        const breaker = yield* consecutive(3, { slowCallThreshold: "5 seconds" })
+        expect(yield* slowly(breaker, 5_000)).toBe("image")
+        expect(yield* slowly(breaker, 170_000)).toBe("image")
+        expect(yield* tagOf(breaker)).toBe("Closed")
+        expect(yield* slowly(breaker, 6_000)).toBe("image")
+        expect(yield* breaker.state).toEqual({ _tag: "Open", openedAt: 181_000, until: 191_000, attempt: 1 })
+      }))
+
+    it.effect("successes faster than the threshold count as successes and start the count again", () =>
+      Effect.gen(function* () {
+        const breaker = yield* consecutive(3, { slowCallThreshold: "5 seconds" })
+        yield* slowly(breaker, 5_000)
+        yield* slowly(breaker, 5_000)
+        expect(yield* slowly(breaker, 4_999)).toBe("image")
+        yield* slowly(breaker, 5_000)
+        yield* slowly(breaker, 5_000)
+        expect(yield* tagOf(breaker)).toBe("Closed")
+        for (let i = 0; i < 5; i++) yield* slowly(breaker, 4_999)
+        expect(yield* tagOf(breaker)).toBe("Closed")
+      }))
+
+    it.effect("without a threshold no success is too slow", () =>
+      Effect.gen(function* () {
+        const breaker = yield* consecutive(1)
+        expect(yield* slowly(breaker, 170_000)).toBe("image")
+        expect(yield* tagOf(breaker)).toBe("Closed")
+      }))
+
+    it.effect("a slow half-open probe re-opens the breaker for longer; a fast one closes it", () =>
+      Effect.gen(function* () {
+        const breaker = yield* consecutive(1, { slowCallThreshold: "5 seconds" })
+        yield* slowly(breaker, 5_000)
+        expect(yield* breaker.state).toEqual({ _tag: "Open", openedAt: 5_000, until: 15_000, attempt: 1 })
+        yield* TestClock.adjust("10 seconds")
+        expect(yield* slowly(breaker, 5_000)).toBe("image")
+        expect(yield* breaker.state).toEqual({ _tag: "Open", openedAt: 20_000, until: 40_000, attempt: 2 })
+        yield* TestClock.adjust("20 seconds")
+        expect(yield* slowly(breaker, 4_999)).toBe("image")
+        expect(yield* tagOf(breaker)).toBe("Closed")
+      }))
+
+    it.effect("a slow call that ends in a non-counted error is still not counted", () =>
+      Effect.gen(function* () {
+        const breaker = yield* consecutive(1, { slowCallThreshold: "5 seconds" })
+        const fiber = yield* Effect.fork(call(breaker, Effect.zipRight(Effect.sleep("6 seconds"), Effect.fail(rejected))))
+        yield* TestClock.adjust("6 seconds")
+        expect((yield* Fiber.join(fiber)).result).toEqual(Either.left(rejected))
+        expect(yield* tagOf(breaker)).toBe("Closed")
+      }))
+  })
+
   it.effect("withBreaker is data-first and pipeable", () =>
     Effect.gen(function* () {
       const breaker = yield* consecutive(1)

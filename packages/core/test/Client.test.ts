@@ -83,7 +83,9 @@ const config = {
   },
   plan: [{ route: "pro", resolutions: ["4K", "2K"] }, { route: "flash" }],
   retry: { attempts: 3, initialDelay: "1 millis", maxDelay: "2 millis" },
-  deadline: "10 seconds"
+  deadline: "10 seconds",
+  // The live Random would send 1% of requests to flash first, as a canary: these tests follow the plan's order.
+  routing: { canary: 0 }
 }
 
 /** What a promise rejected with. */

@@ -18,6 +18,7 @@ import {
   Random,
   Scheduler,
   Schema,
+  type Scope,
   TestClock
 } from "effect"
 import {
@@ -163,6 +164,8 @@ interface Setup {
   readonly breaker?: Record<string, unknown>
   readonly deadline?: number | string
   readonly reserveShare?: number
+  readonly routing?: Record<string, unknown>
+  readonly adaptive?: Record<string, unknown>
 }
 
 const noRetry = { attempts: 1 }
@@ -176,7 +179,8 @@ const makePipeline = ({ image, text = {}, ...settings }: Setup) =>
         { provider: fake.service.provider, model: fake.service.model }
       ])
     )
-    const config = yield* PipelineConfig.decode({ retry: noRetry, ...settings, routes })
+    // No canary traffic unless a test asks for it: it would reorder routes at random.
+    const config = yield* PipelineConfig.decode({ retry: noRetry, routing: { canary: 0 }, ...settings, routes })
     return yield* Pipeline.make(config, {
       image: Object.fromEntries(Object.entries(image).map(([name, fake]) => [name, fake.service])),
       text: Object.fromEntries(Object.entries(text).map(([name, fake]) => [name, fake.service]))
@@ -229,7 +233,8 @@ const validResult = Schema.validateSync(ImageResult)
  * timer turns (about 4 ms a wake-up), which would make hundreds of property samples take seconds.
  * Randomness is seeded.
  */
-const runVirtual = <A, E>(effect: Effect.Effect<A, E>, seed = 0): A => {
+const runVirtual = <A, E>(scoped: Effect.Effect<A, E, Scope.Scope>, seed = 0): A => {
+  const effect = Effect.scoped(scoped)
   interface Sleeper {
     readonly at: number
     readonly wake: () => void
@@ -359,7 +364,7 @@ const scriptedPool = (scripts: ReadonlyArray<ReadonlyArray<Reply>>) => {
 
 describe("Pipeline", () => {
   describe("resolution ladder", () => {
-    it.effect("falls 4K → 2K → 1K → a text description", () =>
+    it.scoped("falls 4K → 2K → 1K → a text description", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash25 = always(models.flash25, fail(unavailable))
@@ -395,7 +400,7 @@ describe("Pipeline", () => {
         ])
       }))
 
-    it.effect("stops at the first rung that answers, degraded when it is below the request", () =>
+    it.scoped("stops at the first rung that answers, degraded when it is below the request", () =>
       Effect.gen(function*() {
         const pro = fakeImage(models.pro, (call) => call === 0 ? fail(overloaded) : ok())
         const flash25 = always(models.flash25, ok())
@@ -412,7 +417,7 @@ describe("Pipeline", () => {
         expect(flash25.calls).toHaveLength(0)
       }))
 
-    it.effect("the first rung answering is not degraded", () =>
+    it.scoped("the first rung answering is not degraded", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, ok())
         const pipeline = yield* makePipeline({ image: { pro }, plan: [{ route: "pro", resolutions: ["4K", "2K"] }] })
@@ -421,7 +426,7 @@ describe("Pipeline", () => {
         expect(result.attempts).toBe(1)
       }))
 
-    it.effect("steps are capped at the requested resolution and deduplicated", () =>
+    it.scoped("steps are capped at the requested resolution and deduplicated", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash25 = always(models.flash25, fail(overloaded))
@@ -443,7 +448,7 @@ describe("Pipeline", () => {
         expect(resolutionsOf(pro)).toStrictEqual(["1K"])
       }))
 
-    it.effect("a 1K request to a plan [pro@4K, 2K] makes one pro@1K step", () =>
+    it.scoped("a 1K request to a plan [pro@4K, 2K] makes one pro@1K step", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, ok())
         const pipeline = yield* makePipeline({ image: { pro }, plan: [{ route: "pro", resolutions: ["4K", "2K"] }] })
@@ -457,7 +462,7 @@ describe("Pipeline", () => {
   })
 
   describe("capability mapping", () => {
-    it.effect("4K asked of gemini-2.5-flash-image is made at 1K, degraded", () =>
+    it.scoped("4K asked of gemini-2.5-flash-image is made at 1K, degraded", () =>
       Effect.gen(function*() {
         const flash25 = always(models.flash25, ok())
         const pipeline = yield* makePipeline({ image: { flash25 }, plan: [{ route: "flash25" }] })
@@ -469,7 +474,7 @@ describe("Pipeline", () => {
         expect([result.resolution, result.requestedResolution, result.degraded]).toStrictEqual(["1K", "4K", true])
       }))
 
-    it.effect("21:9 asked of gpt-image-1.5 is made at 3:2, degraded", () =>
+    it.scoped("21:9 asked of gpt-image-1.5 is made at 3:2, degraded", () =>
       Effect.gen(function*() {
         const gpt = always(models.gpt15, ok())
         const pipeline = yield* makePipeline({ image: { gpt }, plan: [{ route: "gpt" }] })
@@ -484,7 +489,7 @@ describe("Pipeline", () => {
         expect([exact.aspectRatio, exact.degraded]).toStrictEqual(["2:3", false])
       }))
 
-    it.effect("a provider that delivers less than it was asked for makes the result degraded", () =>
+    it.scoped("a provider that delivers less than it was asked for makes the result degraded", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, ok({ resolution: "1K" }))
         const pipeline = yield* makePipeline({ image: { pro }, plan: [{ route: "pro" }] })
@@ -495,7 +500,7 @@ describe("Pipeline", () => {
   })
 
   describe("provenance", () => {
-    it.effect("names the route, provider, model and resolution, and counts calls and Clock time across steps", () =>
+    it.scoped("names the route, provider, model and resolution, and counts calls and Clock time across steps", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded, 1_000))
         const flash = always(models.flash, ok({ latency: 3_000 }))
@@ -534,7 +539,7 @@ describe("Pipeline", () => {
         expect(elapsed).toBe(5_500)
       }))
 
-    it.effect("the pipeline answers as provider ballast, route pipeline, labelled with its first model", () =>
+    it.scoped("the pipeline answers as provider ballast, route pipeline, labelled with its first model", () =>
       Effect.gen(function*() {
         const pipeline = yield* makePipeline({
           image: { pro: always(models.pro, ok()), flash: always(models.flash, ok()) },
@@ -547,7 +552,7 @@ describe("Pipeline", () => {
   })
 
   describe("errors that are not retried", () => {
-    it.effect("a request-scoped BadRequest is not retried, not tried elsewhere and returned as it is", () =>
+    it.scoped("a request-scoped BadRequest is not retried, not tried elsewhere and returned as it is", () =>
       Effect.gen(function*() {
         const invalid = badRequest("request")
         const pro = always(models.pro, fail(invalid))
@@ -567,7 +572,7 @@ describe("Pipeline", () => {
         expect((yield* pipeline.breakers.get("pro")!.state)._tag).toBe("Closed")
       }))
 
-    it.effect("a route-scoped BadRequest, Unauthorized or ContentRejected is not retried but falls back", () =>
+    it.scoped("a route-scoped BadRequest, Unauthorized or ContentRejected is not retried but falls back", () =>
       Effect.gen(function*() {
         for (const error of [badRequest("route"), unauthorized, contentRejected]) {
           const pro = always(models.pro, fail(error))
@@ -582,7 +587,7 @@ describe("Pipeline", () => {
         }
       }))
 
-    it.effect("a transient error is retried on the same step before falling back", () =>
+    it.scoped("a transient error is retried on the same step before falling back", () =>
       Effect.gen(function*() {
         const pro = fakeImage(models.pro, (call) => call < 3 ? fail(unavailable) : ok())
         const pipeline = yield* makePipeline({
@@ -596,7 +601,7 @@ describe("Pipeline", () => {
   })
 
   describe("deadline", () => {
-    it.effect("a retry whose delay would overrun the deadline is not started: the next step answers", () =>
+    it.scoped("a retry whose delay would overrun the deadline is not started: the next step answers", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash = always(models.flash, ok())
@@ -615,7 +620,7 @@ describe("Pipeline", () => {
         expect(elapsed).toBe(4_000)
       }))
 
-    it.effect("when the deadline passes mid-call the caller gets Timeout and the call is interrupted", () =>
+    it.scoped("when the deadline passes mid-call the caller gets Timeout and the call is interrupted", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, ok({ latency: 60_000 }))
         const flash = always(models.flash, ok())
@@ -640,7 +645,7 @@ describe("Pipeline", () => {
         expect(flash.calls).toHaveLength(0)
       }))
 
-    it.effect("the request's deadline replaces the configured one", () =>
+    it.scoped("the request's deadline replaces the configured one", () =>
       Effect.gen(function*() {
         const slow = (latency: number) => always(models.pro, ok({ latency }))
         const short = slow(3_000)
@@ -665,7 +670,7 @@ describe("Pipeline", () => {
         expect(allowed.elapsed).toBe(20_000)
       }))
 
-    it.effect("a slow failing step keeps a share of the deadline for the steps after it", () =>
+    it.scoped("a slow failing step keeps a share of the deadline for the steps after it", () =>
       Effect.gen(function*() {
         // pro fails after 25 s each time; gpt-image-2 answers in 10 s; a 120 s deadline and the default retry.
         const run = (reserve: { readonly reserveShare?: number }) =>
@@ -692,7 +697,7 @@ describe("Pipeline", () => {
         expect(greedy.elapsed).toBe(120_000)
       }))
 
-    it.effect("a retry is expected to take as long as a success on the route usually does", () =>
+    it.scoped("a retry is expected to take as long as a success on the route usually does", () =>
       Effect.gen(function*() {
         // pro's first call succeeds in 50 s; after that it fails within a second. A 100 s deadline keeps 25 s.
         const pro = fakeImage(models.pro, (call) => call === 0 ? ok({ latency: 50_000 }) : fail(overloaded, 1_000))
@@ -711,7 +716,7 @@ describe("Pipeline", () => {
         expect(Either.isRight(result) && result.right.route).toBe("flash")
       }))
 
-    it.effect("an enclosing Deadline that is earlier wins, for the timeout and for retries", () =>
+    it.scoped("an enclosing Deadline that is earlier wins, for the timeout and for retries", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash = always(models.flash, ok({ latency: 10_000 }))
@@ -734,7 +739,7 @@ describe("Pipeline", () => {
   })
 
   describe("circuit breaker", () => {
-    it.effect("after N consecutive failures requests skip the route; after openDuration one probe goes through", () =>
+    it.scoped("after N consecutive failures requests skip the route; after openDuration one probe goes through", () =>
       Effect.gen(function*() {
         // three failures, then it recovers (slowly, so concurrent requests overlap the probe)
         const pro = fakeImage(models.pro, (call) => call < 3 ? fail(overloaded) : ok({ latency: 1_000 }))
@@ -776,13 +781,14 @@ describe("Pipeline", () => {
         expect(successOf(after.result).route).toBe("pro")
       }))
 
-    it.effect("a route whose breaker is open fails fast with CircuitOpen, kept in AllRoutesFailed", () =>
+    it.scoped("a route whose breaker is open fails fast with CircuitOpen, kept in AllRoutesFailed", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const pipeline = yield* makePipeline({
           image: { pro },
           plan: [{ route: "pro" }],
-          breaker: { consecutiveFailures: 2, openDuration: "30 seconds" }
+          breaker: { consecutiveFailures: 2, openDuration: "30 seconds" },
+          routing: { canary: 0, waitForHalfOpen: false }
         })
         yield* Effect.either(pipeline.generate(request()))
         yield* Effect.either(pipeline.generate(request()))
@@ -797,7 +803,7 @@ describe("Pipeline", () => {
         }
       }))
 
-    it.effect("a step whose own failures open its breaker stops retrying at once, keeping the real error", () =>
+    it.scoped("a step whose own failures open its breaker stops retrying at once, keeping the real error", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash = always(models.flash, fail(unavailable))
@@ -824,7 +830,7 @@ describe("Pipeline", () => {
         expect(elapsed).toBe(6_000)
       }))
 
-    it.effect("a route used both for images and for the description has one breaker, the one exposed", () =>
+    it.scoped("a route used both for images and for the description has one breaker, the one exposed", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const proText = fakeText(() => Either.left(overloaded))
@@ -832,7 +838,8 @@ describe("Pipeline", () => {
           routes: { pro: { provider: "google", model: models.pro } },
           plan: [{ route: "pro" }, { describe: "pro" }],
           retry: noRetry,
-          breaker: { consecutiveFailures: 2 }
+          breaker: { consecutiveFailures: 2 },
+          routing: { waitForHalfOpen: false }
         })
         const pipeline = yield* Pipeline.make(config, { image: { pro: pro.service }, text: { pro: proText.service } })
         expect([...pipeline.breakers.keys()]).toStrictEqual(["pro"])
@@ -853,7 +860,7 @@ describe("Pipeline", () => {
   })
 
   describe("retry budget", () => {
-    it.effect("a tiny budget bounds the retries of a failing route", () =>
+    it.scoped("a tiny budget bounds the retries of a failing route", () =>
       Effect.gen(function*() {
         const run = (retryBudget: Record<string, unknown>) =>
           Effect.gen(function*() {
@@ -877,7 +884,7 @@ describe("Pipeline", () => {
         expect(roomy.calls).toBe(50)
       }))
 
-    it.effect("a request credits a route's budget once, however many of its steps use the route", () =>
+    it.scoped("a request credits a route's budget once, however many of its steps use the route", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash = always(models.flash, ok())
@@ -895,7 +902,7 @@ describe("Pipeline", () => {
         expect((yield* budget.balance) - start).toBeCloseTo(0.5)
       }))
 
-    it.effect("requests turned away by an open breaker credit nothing to the route's budget", () =>
+    it.scoped("requests turned away by an open breaker credit nothing to the route's budget", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash = always(models.flash, ok())
@@ -918,7 +925,7 @@ describe("Pipeline", () => {
   })
 
   describe("layer", () => {
-    it.effect("Pipeline.layer provides the resilient ImageGenerator and the Pipeline from provider Layers", () =>
+    it.scoped("Pipeline.layer provides the resilient ImageGenerator and the Pipeline from provider Layers", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded))
         const flash = always(models.flash, ok())
@@ -928,7 +935,8 @@ describe("Pipeline", () => {
             flash: { provider: "google", model: models.flash }
           },
           plan: [{ route: "pro" }, { route: "flash" }],
-          retry: noRetry
+          retry: noRetry,
+          routing: { canary: 0 }
         })
         const live = Pipeline.layer(config, {
           image: {
@@ -972,7 +980,7 @@ describe("Pipeline", () => {
       }))
   })
 
-  it.effect("warns when a route's provider serves another model than the configured one", () =>
+  it.scoped("warns when a route's provider serves another model than the configured one", () =>
     Effect.gen(function*() {
       const logs: Array<string> = []
       const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logs.push(String(message))))
@@ -987,7 +995,7 @@ describe("Pipeline", () => {
     }))
 
   describe("layerConfig", () => {
-    it.effect("reads the configuration file named by a Config, and names a bad one", () =>
+    it.scoped("reads the configuration file named by a Config, and names a bad one", () =>
       Effect.gen(function*() {
         const flash = always(models.flash, ok())
         const files: Record<string, string> = {

@@ -169,6 +169,47 @@ describe("PipelineConfig", () => {
         expect(error.issues.map((issue) => issue.path)).not.toContain("plan[5].route")
       }))
 
+    it.effect("checks the routing, health, hedge, peak and adaptive sections, naming each problem", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(PipelineConfig.decode({
+          routes: {
+            pro: { provider: "google", model: "gemini-3-pro-image-preview", limits: { requestsPerMinute: 0 } },
+            flash: { provider: "google", model: "gemini-3.1-flash-image-preview" },
+            writer: { provider: "openai", model: "gpt-5.2" }
+          },
+          plan: [{ route: "pro" }, { route: "flash" }, { describe: "writer" }],
+          routing: {
+            canary: 2,
+            demoteBelow: 0.8,
+            restoreAt: 0.5,
+            weights: { pro: 1, writer: 1, nowhere: 2 },
+            classes: { photo: { keywords: [], routes: ["flash", "writer"] } }
+          },
+          health: { interval: "30 seconds", maxInterval: "15 seconds" },
+          hedge: { delay: "soon" },
+          peak: { schedule: { timeZone: "Mars/Olympus", windows: ["09:00-11:00", "9-11"] } },
+          adaptive: { stepDownBelow: 0.9, stepUpAt: 0.5 }
+        }))
+        const paths = error.issues.map((issue) => issue.path)
+        expect(paths).toEqual(expect.arrayContaining([
+          "routes.pro.limits.requestsPerMinute",
+          "routing.canary",
+          "routing.weights.writer",
+          "routing.weights.nowhere",
+          "routing.classes.photo.keywords",
+          "routing.classes.photo.routes[1]",
+          "health.maxInterval",
+          "hedge.delay",
+          "peak.schedule.windows[1].start",
+          "adaptive.stepUpAt"
+        ]))
+        const message = (path: string) => error.issues.find((issue) => issue.path === path)?.message
+        expect(message("routing.weights.nowhere")).toContain('"nowhere" is not an image route of the plan')
+        expect(message("health.maxInterval")).toContain("must not be shorter than interval")
+        expect(paths).not.toContain("routing.weights.pro")
+        expect(paths).not.toContain("routing.classes.photo.routes[0]")
+      }))
+
     it.effect("names unknown keys, wrong types and missing fields", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(PipelineConfig.decode({
@@ -180,9 +221,9 @@ describe("PipelineConfig", () => {
         }))
         const issues = error.issues.map((issue) => `${issue.path}: ${issue.message}`)
         expect(issues).toEqual(expect.arrayContaining([
-          "retries: is unexpected, expected: \"routes\" | \"plan\" | \"retry\" | \"retryBudget\" | \"breaker\" | \"deadline\" | \"reserveShare\"",
+          "retries: is unexpected, expected: \"routes\" | \"plan\" | \"retry\" | \"retryBudget\" | \"breaker\" | \"deadline\" | \"reserveShare\" | \"routing\" | \"health\" | \"hedge\" | \"peak\" | \"adaptive\"",
           "routes.a.model: is missing",
-          "routes.b: Expected a route { provider, model, region?, capabilities? }, actual 3",
+          "routes.b: Expected a route { provider, model, region?, capabilities?, limits? }, actual 3",
           expect.stringMatching(/^routes\.c\.modle: is unexpected/),
           "plan[0].describe: an entry is an image step (route) or the text fallback (describe), not both",
           "plan[1]: needs route (an image step) or describe (the text fallback)",
@@ -256,6 +297,11 @@ describe("PipelineConfig", () => {
         expect(config.retryBudget).toEqual(defaults.retryBudget)
         expect(config.breaker).toEqual(defaults.breaker)
         expect(config.deadline).toEqual(defaults.deadline)
+        expect(config.routing).toEqual(defaults.routing)
+        expect(config.health).toEqual(defaults.health)
+        expect(config.hedge).toEqual(defaults.hedge)
+        expect(config.peak).toEqual(defaults.peak)
+        expect(config.adaptive).toEqual(defaults.adaptive)
       }))
 
     it.effect("gives equal configurations from JSON and YAML", () =>

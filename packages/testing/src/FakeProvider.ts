@@ -215,6 +215,8 @@ export interface FakeImage {
   readonly service: ImageGenerator.Service
   readonly calls: Effect.Effect<ReadonlyArray<Call<ImageRequest>>>
   readonly callCount: Effect.Effect<number>
+  /** Health probes the fake answered (never counted in `calls` or `callCount`). */
+  readonly probeCount: Effect.Effect<number>
 }
 
 /**
@@ -227,6 +229,8 @@ export interface FakeText {
   readonly service: TextGenerator.Service
   readonly calls: Effect.Effect<ReadonlyArray<Call<TextRequest>>>
   readonly callCount: Effect.Effect<number>
+  /** Health probes the fake answered (never counted in `calls` or `callCount`). */
+  readonly probeCount: Effect.Effect<number>
 }
 
 /**
@@ -245,6 +249,15 @@ export interface AnswerContext<Request> {
   readonly recentRequests: number
   readonly request: Request
 }
+
+/**
+ * What a `probe` function is told about the health probe it decides: like
+ * `AnswerContext`, without a request; `call` counts probes, and
+ * `recentRequests` counts the generation calls of the last minute.
+ *
+ * @since 0.1.0
+ */
+export type ProbeContext = Omit<AnswerContext<never>, "request">
 
 /**
  * @since 0.1.0
@@ -272,6 +285,11 @@ export interface ScriptedOptions extends IdentityOptions {
  */
 export interface FromClockOptions<Request> extends IdentityOptions {
   readonly answer: (context: AnswerContext<Request>) => Answer | Effect.Effect<Answer>
+  /**
+   * How the fake answers a health probe (`service.probe`): a success answers
+   * with nothing. Without it the service has no probe.
+   */
+  readonly probe?: (context: ProbeContext) => Answer | Effect.Effect<Answer>
 }
 
 /**
@@ -319,7 +337,8 @@ const identityOf = (options: IdentityOptions): Identity => {
  */
 const makeEngine = <Request extends ImageRequest | TextRequest>(
   identity: Identity,
-  decide: (context: AnswerContext<Request>) => Answer | Effect.Effect<Answer>
+  decide: (context: AnswerContext<Request>) => Answer | Effect.Effect<Answer>,
+  decideProbe: ((context: ProbeContext) => Answer | Effect.Effect<Answer>) | undefined
 ) =>
   Effect.map(Clock.currentTimeMillis, (createdAt) => {
     // A plain array touched only inside `Effect.sync`: appends and the
@@ -374,17 +393,39 @@ const makeEngine = <Request extends ImageRequest | TextRequest>(
       log.map(({ at, outcome, request }) => ({ at, request, outcome }))
     )
 
-    return { handle, calls, callCount: Effect.sync(() => log.length) }
+    // Probes keep their own count: they are not generations, and a simulation's
+    // "calls per answer" must not include them.
+    let probes = 0
+    const probe: Effect.Effect<void, GenerationError> | undefined = decideProbe === undefined
+      ? undefined
+      : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.suspend(() => {
+          const context: ProbeContext = { now, elapsed: now - createdAt, call: probes++, recentRequests: countRecent(now) }
+          const decided = decideProbe(context)
+          return Effect.asVoid(Effect.flatMap(Effect.isEffect(decided) ? decided : Effect.succeed(decided), play))
+        }))
+
+    return {
+      handle,
+      calls,
+      callCount: Effect.sync(() => log.length),
+      probe,
+      probeCount: Effect.sync(() => probes)
+    }
   })
+
+type ProbeDecision = ((context: ProbeContext) => Answer | Effect.Effect<Answer>) | undefined
 
 const imageFake = (
   options: IdentityOptions,
-  decide: (context: AnswerContext<ImageRequest>) => Answer | Effect.Effect<Answer>
+  decide: (context: AnswerContext<ImageRequest>) => Answer | Effect.Effect<Answer>,
+  decideProbe?: ProbeDecision
 ): Effect.Effect<FakeImage> => {
   const identity = identityOf(options)
-  return Effect.map(makeEngine(identity, decide), ({ callCount, calls, handle }) => ({
+  return Effect.map(makeEngine(identity, decide, decideProbe), ({ callCount, calls, handle, probe, probeCount }) => ({
     service: ImageGenerator.make({
       ...identity,
+      ...(probe !== undefined ? { probe } : {}),
       generate: (request) =>
         Effect.map(handle(request), (answer) => ({
           images: Array.from(
@@ -395,22 +436,26 @@ const imageFake = (
         }))
     }),
     calls,
-    callCount
+    callCount,
+    probeCount
   }))
 }
 
 const textFake = (
   options: IdentityOptions,
-  decide: (context: AnswerContext<TextRequest>) => Answer | Effect.Effect<Answer>
+  decide: (context: AnswerContext<TextRequest>) => Answer | Effect.Effect<Answer>,
+  decideProbe?: ProbeDecision
 ): Effect.Effect<FakeText> => {
   const identity = identityOf(options)
-  return Effect.map(makeEngine(identity, decide), ({ callCount, calls, handle }) => ({
+  return Effect.map(makeEngine(identity, decide, decideProbe), ({ callCount, calls, handle, probe, probeCount }) => ({
     service: TextGenerator.make({
       ...identity,
+      ...(probe !== undefined ? { probe } : {}),
       generate: (request) => Effect.map(handle(request), (answer) => answer.text ?? `A reply from ${identity.model}.`)
     }),
     calls,
-    callCount
+    callCount,
+    probeCount
   }))
 }
 
@@ -461,7 +506,7 @@ export const scripted = (options: ScriptedOptions): Effect.Effect<FakeImage> => 
  * })
  */
 export const fromClock = (options: FromClockOptions<ImageRequest>): Effect.Effect<FakeImage> =>
-  imageFake(options, options.answer)
+  imageFake(options, options.answer, options.probe)
 
 /**
  * A fake text provider that gives `answers` to its calls in order, like `scripted`.
@@ -476,4 +521,4 @@ export const scriptedText = (options: ScriptedOptions): Effect.Effect<FakeText> 
  * @since 0.1.0
  */
 export const fromClockText = (options: FromClockOptions<TextRequest>): Effect.Effect<FakeText> =>
-  textFake(options, options.answer)
+  textFake(options, options.answer, options.probe)

@@ -8,7 +8,15 @@
  */
 import { type ImageRequest, PeakWindows, type Resolution } from "@ballast/core"
 import { Duration, Effect, Either, Random } from "effect"
-import { Answer, type AnswerContext, type FakeImage, type FakeText, fromClock, fromClockText } from "./FakeProvider.js"
+import {
+  Answer,
+  type AnswerContext,
+  type FakeImage,
+  type FakeText,
+  fromClock,
+  fromClockText,
+  type ProbeContext
+} from "./FakeProvider.js"
 
 /**
  * The part a provider plays in a fallback plan: the primary model
@@ -307,6 +315,18 @@ const latencyMillis = (
 const uniformMillis = (min: number, max: number): Effect.Effect<number> =>
   max > min ? Effect.map(Random.nextRange(min, max), Math.round) : Effect.succeed(min)
 
+/** The failure the conditions name, as an answer. */
+const failureAnswer = (conditions: Conditions, options: Answer.LatencyOptions): Answer => {
+  switch (conditions.failure) {
+    case "Overloaded":
+      return Answer.overloaded(options)
+    case "RateLimited":
+      return Answer.rateLimited(conditions.retryAfter, options)
+    case "ProviderUnavailable":
+      return Answer.unavailable(options)
+  }
+}
+
 /**
  * Draws one answer from the conditions: a failure with probability
  * `failureRate`; a success takes a latency drawn uniformly from the range, a
@@ -319,14 +339,31 @@ const draw = (conditions: Conditions, override: LatencyOverride | undefined): Ef
     const fails = (yield* Random.next) < conditions.failureRate
     if (!fails) return Answer.ok({ latency: yield* uniformMillis(latency.min, latency.max) })
     const options = { latency: yield* uniformMillis(0, latency.min) }
-    switch (conditions.failure) {
-      case "Overloaded":
-        return Answer.overloaded(options)
-      case "RateLimited":
-        return Answer.rateLimited(conditions.retryAfter, options)
-      case "ProviderUnavailable":
-        return Answer.unavailable(options)
+    return failureAnswer(conditions, options)
+  })
+
+/**
+ * How long a health probe takes: a cheap request (model metadata, a 1K
+ * check), 100–500 ms, whatever the role.
+ *
+ * @since 0.1.0
+ */
+export const probeLatency: LatencyRange = range("100 millis", "500 millis")
+
+/**
+ * Draws a probe's answer: a failure (the role's error) with the role's failure
+ * rate at that moment, else a success, after a latency drawn from
+ * `probeLatency` (scaled when the fake's latency override is a number).
+ */
+const drawProbe = (conditions: Conditions, override: LatencyOverride | undefined): Effect.Effect<Answer> =>
+  Effect.gen(function*() {
+    const scale = typeof override === "number" ? override : 1
+    const fails = (yield* Random.next) < conditions.failureRate
+    const options = {
+      latency: yield* uniformMillis(Duration.toMillis(probeLatency.min) * scale, Duration.toMillis(probeLatency.max) * scale)
     }
+    if (!fails) return Answer.ok(options)
+    return failureAnswer(conditions, options)
   })
 
 const identity = (role: Role, options: FakeOptions) => ({
@@ -336,7 +373,7 @@ const identity = (role: Role, options: FakeOptions) => ({
 })
 
 const situation = (
-  context: Omit<AnswerContext<unknown>, "request" | "call">,
+  context: Omit<AnswerContext<unknown>, "request" | "call"> | ProbeContext,
   resolution: Resolution | "description"
 ): Situation => ({
   elapsed: context.elapsed,
@@ -348,7 +385,10 @@ const situation = (
 /**
  * A fake image provider playing `role` in `scenario`: each call fails with the
  * scenario's probability at that moment and takes a latency drawn from its
- * range, both from `Random`. The scenario starts when the fake is created.
+ * range, both from `Random`. The scenario starts when the fake is created. Its
+ * health probe fails with the role's failure rate at that moment for a 1K
+ * request, after 100–500 ms (`probeLatency`); probes are counted apart from
+ * calls (`probeCount`).
  *
  * @since 0.1.0
  * @example
@@ -367,17 +407,19 @@ export const fakeImage = (scenario: Scenario, role: Role, options: FakeOptions):
   fromClock({
     ...identity(role, options),
     answer: (context: AnswerContext<ImageRequest>) =>
-      draw(scenario.conditions(role, situation(context, context.request.resolution)), options.latency)
+      draw(scenario.conditions(role, situation(context, context.request.resolution)), options.latency),
+    probe: (context) => drawProbe(scenario.conditions(role, situation(context, "1K")), options.latency)
   })
 
 /**
  * A fake text provider playing `role` (usually `"text"`) in `scenario`, like
- * `fakeImage`; the scenario sees its calls at resolution `"description"`.
+ * `fakeImage`; the scenario sees its calls and probes at resolution `"description"`.
  *
  * @since 0.1.0
  */
 export const fakeText = (scenario: Scenario, role: Role, options: FakeOptions): Effect.Effect<FakeText> =>
   fromClockText({
     ...identity(role, options),
-    answer: (context) => draw(scenario.conditions(role, situation(context, "description")), options.latency)
+    answer: (context) => draw(scenario.conditions(role, situation(context, "description")), options.latency),
+    probe: (context) => drawProbe(scenario.conditions(role, situation(context, "description")), options.latency)
   })

@@ -258,10 +258,10 @@ export const runReference = (
   scenario: Scenario.Scenario,
   options: Omit<RunOptions, "generate"> & { readonly config?: unknown }
 ): Effect.Effect<Report, PipelineConfig.ConfigError> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const config = yield* PipelineConfig.decode(options.config ?? referenceConfig)
     const simulated = yield* providers(scenario, config)
     const pipeline = yield* Pipeline.make(config, simulated)
     const outcomes = yield* run({ ...options, generate: pipeline.generate })
     return { outcomes, summary: summarize(outcomes, { providerCalls: yield* simulated.providerCalls }) }
-  })
+  }))

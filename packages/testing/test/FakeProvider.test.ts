@@ -1,8 +1,8 @@
 import { ChatMessage, ImageRequest, Overloaded, TextRequest } from "@ballast/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Option, TestClock } from "effect"
+import { Clock, Duration, Effect, Either, Fiber, Option, Random, TestClock } from "effect"
 import { crc32, inflateSync } from "node:zlib"
-import { Answer, FakeProvider } from "../src/index.js"
+import { Answer, FakeProvider, Scenario, VirtualTime } from "../src/index.js"
 
 const request = ImageRequest.make({ prompt: "a watercolor fox" })
 const textRequest = TextRequest.make({ messages: [ChatMessage.make({ role: "user", content: "Describe a fox." })] })
@@ -200,4 +200,100 @@ describe("FakeProvider text fakes", () => {
       yield* TestClock.adjust("1 second")
       expect((yield* fake.service.generate(textRequest)).text).toBe("A reply from llama.")
     }))
+})
+
+describe("FakeProvider probes", () => {
+  it.effect("fromClock answers probes with its probe function, counted apart from calls", () =>
+    Effect.gen(function*() {
+      const seen: Array<readonly [number, number, number]> = []
+      const fake = yield* FakeProvider.fromClock({
+        model,
+        answer: () => Answer.ok(),
+        probe: ({ call, elapsed, recentRequests }) => {
+          seen.push([call, elapsed, recentRequests])
+          return elapsed < 60_000 ? Answer.overloaded({ latency: "200 millis" }) : Answer.ok({ latency: "200 millis" })
+        }
+      })
+      const probe = fake.service.probe!
+      yield* fake.service.generate(request)
+      const first = yield* Effect.fork(Effect.either(probe))
+      yield* TestClock.adjust("200 millis")
+      const failed = yield* Fiber.join(first)
+      expect(Either.isLeft(failed) && failed.left._tag).toBe("Overloaded")
+      yield* TestClock.adjust("1 minute")
+      const second = yield* Effect.fork(probe)
+      yield* TestClock.adjust("200 millis")
+      yield* Fiber.join(second)
+      expect(seen).toEqual([[0, 0, 1], [1, 60_200, 0]])
+      expect(yield* fake.probeCount).toBe(2)
+      expect(yield* fake.callCount).toBe(1)
+      expect(yield* fake.calls).toHaveLength(1)
+    }))
+
+  it.effect("fakes without a probe function have no probe; fromClockText takes one", () =>
+    Effect.gen(function*() {
+      const image = yield* FakeProvider.fromClock({ model, answer: () => Answer.ok() })
+      expect(image.service.probe).toBeUndefined()
+      expect(yield* image.probeCount).toBe(0)
+      const text = yield* FakeProvider.fromClockText({
+        model: "llama",
+        answer: () => Answer.ok(),
+        probe: () => Answer.unavailable()
+      })
+      expect((yield* Effect.flip(text.service.probe!))._tag).toBe("ProviderUnavailable")
+      expect([yield* text.probeCount, yield* text.callCount]).toEqual([1, 0])
+    }))
+})
+
+describe("Scenario fakes' probes (on virtual time)", () => {
+  const simulate = <A, E>(effect: Effect.Effect<A, E>) =>
+    VirtualTime.runSync(Effect.withRandom(effect, Random.make("probes")))
+  /** Runs a probe and returns how it ended and how long it took. */
+  const probeOnce = <E extends { readonly _tag: string }>(probe: Effect.Effect<void, E>) =>
+    Effect.gen(function*() {
+      const start = yield* Clock.currentTimeMillis
+      const result = yield* Effect.either(probe)
+      const took = (yield* Clock.currentTimeMillis) - start
+      return { outcome: Either.isLeft(result) ? result.left._tag : "success", took }
+    })
+  const probeShare = <E extends { readonly _tag: string }>(probe: Effect.Effect<void, E>, count: number) =>
+    Effect.gen(function*() {
+      let failures = 0
+      for (let i = 0; i < count; i++) {
+        if ((yield* probeOnce(probe)).outcome !== "success") failures++
+      }
+      return failures / count
+    })
+
+  it("fail with the role's failure rate at that moment and are not counted as calls", () =>
+    simulate(Effect.gen(function*() {
+      const scenario = Scenario.scenarios["outage-2h"]
+      const primary = yield* Scenario.fakeImage(scenario, "primary", { model })
+      const openai = yield* Scenario.fakeImage(scenario, "openai", { model: "gpt-image-2" })
+      expect(yield* probeShare(primary.service.probe!, 100)).toBe(1)
+      expect((yield* probeOnce(primary.service.probe!)).outcome).toBe("Overloaded")
+      expect(yield* probeShare(openai.service.probe!, 500)).toBeLessThan(0.04)
+      yield* Effect.sleep("2 hours")
+      expect(yield* probeShare(primary.service.probe!, 500)).toBeLessThan(0.1)
+      expect(yield* primary.callCount).toBe(0)
+      expect(yield* primary.probeCount).toBe(601)
+    })))
+
+  it("take 100–500 ms, failed or not", () =>
+    simulate(Effect.gen(function*() {
+      const fake = yield* Scenario.fakeImage(Scenario.scenarios["feb-19"], "primary", { model })
+      const probes = yield* Effect.all(Array.from({ length: 200 }, () => probeOnce(fake.service.probe!)))
+      expect(probes.every(({ took }) => took >= 100 && took <= 500)).toBe(true)
+      expect(new Set(probes.map(({ outcome }) => outcome))).toEqual(new Set(["success", "Overloaded"]))
+    })))
+
+  it("fakeText probes too, healthy through a total outage while image probes fail", () =>
+    simulate(Effect.gen(function*() {
+      const writer = yield* Scenario.fakeText(Scenario.scenarios["total-outage"], "text", { model: "gpt-5.2" })
+      const image = yield* Scenario.fakeImage(Scenario.scenarios["total-outage"], "openai", { model: "gpt-image-2" })
+      expect(yield* probeShare(writer.service.probe!, 200)).toBeLessThan(0.05)
+      expect(yield* probeShare(image.service.probe!, 50)).toBe(1)
+      expect((yield* probeOnce(image.service.probe!)).outcome).toBe("ProviderUnavailable")
+      expect(yield* writer.callCount).toBe(0)
+    })))
 })
