@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Option, ParseResult, Ref, Schema } from "effect"
+import { Duration, Effect, Option, ParseResult, Schema } from "effect"
 
 // ---------------------------------------------------------------------------
 // Settings
@@ -333,35 +333,36 @@ export const make = (settings: Partial<Settings> = {}): Effect.Effect<Degradatio
         `Invalid Degradation settings: ${problems.map(({ message, path }) => `${path} ${message}`).join("; ")}`
       )
     }
-    return Effect.map(Ref.make<ReadonlyMap<string, Entry>>(new Map()), (entries): Degradation => {
-      const withEntry = (map: ReadonlyMap<string, Entry>, key: string, entry: Entry): ReadonlyMap<string, Entry> =>
-        new Map(map).set(key, entry)
-
-      return {
-        record: (route, resolution, success) =>
-          Effect.clockWith((clock) =>
-            Ref.update(entries, (map) => {
-              const key = keyOf(route, resolution)
-              const state = next(map.get(key)?.state ?? initial, success, clock.unsafeCurrentTimeMillis(), resolved)
-              return withEntry(map, key, { route, resolution, state })
-            })
-          ),
-        shouldSkip: (route, resolution) =>
-          Effect.clockWith((clock) =>
-            Ref.modify(entries, (map) => {
-              const key = keyOf(route, resolution)
-              const entry = map.get(key)
-              if (entry === undefined) return [false, map]
-              const [skipped, state] = skip(entry.state, clock.unsafeCurrentTimeMillis(), resolved)
-              return [skipped, state === entry.state ? map : withEntry(map, key, { route, resolution, state })]
-            })
-          ),
-        snapshot: Effect.map(Ref.get(entries), (map) =>
-          Array.from(map.values(), statusOf).sort((a, b) =>
-            a.route === b.route ? compare(a.resolution, b.resolution) : compare(a.route, b.route)
-          ))
-      }
-    })
+    // A plain Map changed only inside `Effect.sync` (nothing can interleave with one), rather than a Ref of
+    // an immutable Map copied on every outcome: `record` runs after every call of a stepped route.
+    const entries = new Map<string, Entry>()
+    const degradation: Degradation = {
+      record: (route, resolution, success) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            const key = keyOf(route, resolution)
+            const state = next(entries.get(key)?.state ?? initial, success, clock.unsafeCurrentTimeMillis(), resolved)
+            entries.set(key, { route, resolution, state })
+          })
+        ),
+      shouldSkip: (route, resolution) =>
+        Effect.clockWith((clock) =>
+          Effect.sync(() => {
+            const key = keyOf(route, resolution)
+            const entry = entries.get(key)
+            if (entry === undefined) return false
+            const [skipped, state] = skip(entry.state, clock.unsafeCurrentTimeMillis(), resolved)
+            if (state !== entry.state) entries.set(key, { route, resolution, state })
+            return skipped
+          })
+        ),
+      snapshot: Effect.sync(() =>
+        Array.from(entries.values(), statusOf).sort((a, b) =>
+          a.route === b.route ? compare(a.resolution, b.resolution) : compare(a.route, b.route)
+        )
+      )
+    }
+    return Effect.succeed(degradation)
   })
 
 const compare = (a: string, b: string): number => a < b ? -1 : a > b ? 1 : 0

@@ -1,6 +1,10 @@
 /**
- * The resilient `ImageGenerator`: the plan's steps, each behind its route's
- * circuit breaker and retry policy, chained as fallbacks under one deadline.
+ * The resilient `ImageGenerator`: the plan's steps, ordered for each request
+ * by the `Router` (breakers, health probes, prompt classes, weights, success
+ * rates, canaries, regions), each behind its route's limits, circuit breaker
+ * and retry policy, chained as fallbacks — or hedged — under one deadline,
+ * with adaptive degradation and peak-window caps choosing where a request
+ * starts on a route's resolution ladder.
  *
  * @since 0.1.0
  */
@@ -362,7 +366,12 @@ export const make = (
 
     // Whether an outcome says something about the route's health: a success, or an error its breaker counts
     // (not a refused prompt, not the breaker's own fast failure).
-    const observe = (route: string, resolution: string, exit: Exit.Exit<unknown, GenerationError>, latencyMs: number) => {
+    const observe = (
+      route: string,
+      step: { readonly resolution: string; readonly adaptive: boolean },
+      exit: Exit.Exit<unknown, GenerationError>,
+      latencyMs: number
+    ) => {
       const success = Exit.isSuccess(exit)
       if (!success && !Exit.isFailure(exit)) return Effect.void
       if (!success) {
@@ -370,9 +379,10 @@ export const make = (
         if (Option.isNone(error) || !counted(error.value)) return Effect.void
       }
       const recorded = router.record(route, { success, latencyMs })
-      return resolution === "description" || Option.isNone(degradation)
-        ? recorded
-        : Effect.zipRight(recorded, degradation.value.record(route, resolution, success))
+      // Only a rung with a lower one after it can be stepped down from, so only its outcomes are kept.
+      return step.adaptive && Option.isSome(degradation)
+        ? Effect.zipRight(recorded, degradation.value.record(route, step.resolution, success))
+        : recorded
     }
 
     // One step on one route: every attempt through the route's limits and breaker, the attempts driven by the
@@ -382,7 +392,7 @@ export const make = (
     // failed attempt is recorded.
     const guarded = <A>(
       policies: Policies,
-      step: { readonly resolution: string; readonly last: boolean },
+      step: { readonly resolution: string; readonly last: boolean; readonly adaptive: boolean },
       counter: Counter,
       call: () => Effect.Effect<A, GenerationError>
     ) =>
@@ -409,7 +419,7 @@ export const make = (
               : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
             return Effect.onExit(made, (exit) => {
               previous = clock.unsafeCurrentTimeMillis() - started
-              return observe(policies.route, step.resolution, exit, previous)
+              return observe(policies.route, step, exit, previous)
             })
           }))
         ).pipe(
@@ -446,7 +456,8 @@ export const make = (
           ]
         }, { disableValidation: true })
         return step(
-          guarded(route, { resolution: "description", last }, counter, () => route.service.generate(textRequest)),
+          guarded(route, { resolution: "description", last, adaptive: false }, counter, () =>
+            route.service.generate(textRequest)),
           route.name,
           "description",
           (text) => ({
@@ -470,11 +481,12 @@ export const make = (
         : ImageRequest.make({ ...request, resolution: planned.resolution, aspectRatio: planned.aspectRatio }, {
           disableValidation: true
         })
-      const run = guarded(route, { resolution: planned.resolution, last }, counter, () => route.service.generate(routed))
       // A rung with a lower one after it on the same route is skipped while adaptive degradation has stepped it
       // down. Asked only when the request reaches the rung: a "no" starts the rung's trial, which a request
       // answered earlier must not use up. The skip is not an attempt and is not recorded as one.
-      const skippable = Option.isSome(degradation) && !last && next?._tag === "Image" && next.route === planned.route
+      const skippable = Option.isSome(degradation) && next?._tag === "Image" && next.route === planned.route
+      const run = guarded(route, { resolution: planned.resolution, last, adaptive: skippable }, counter, () =>
+        route.service.generate(routed))
       return step(
         skippable
           ? Effect.flatMap(degradation.value.shouldSkip(route.name, planned.resolution), (skip) =>

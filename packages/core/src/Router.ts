@@ -341,83 +341,113 @@ export const make = (options: {
     // Moves `route` to the front, keeping the others in order.
     const toFront = (order: Array<string>, route: string) => [route, ...order.filter((r) => r !== route)]
 
-    const pickWeighted = (candidates: ReadonlyArray<string>): Effect.Effect<Option.Option<string>> => {
+    const hasWeights = Object.values(settings.weights).some((weight) => weight > 0)
+
+    // The weighted choice among `candidates`, with `u` uniform in [0, 1).
+    const pickWeighted = (candidates: ReadonlyArray<string>, u: number): string | undefined => {
       const weighted = candidates.filter((route) => (settings.weights[route] ?? 0) > 0)
-      if (weighted.length === 0) return Effect.succeed(Option.none())
+      if (weighted.length === 0) return undefined
       const total = weighted.reduce((sum, route) => sum + settings.weights[route]!, 0)
-      return Effect.map(Random.next, (u) => {
-        let point = u * total
-        for (const route of weighted) {
-          point -= settings.weights[route]!
-          if (point < 0) return Option.some(route)
-        }
-        return Option.some(weighted[weighted.length - 1]!)
-      })
+      let point = u * total
+      for (const route of weighted) {
+        point -= settings.weights[route]!
+        if (point < 0) return route
+      }
+      return weighted[weighted.length - 1]
     }
 
-    const order: Router["order"] = (routes, prompt, conditions) =>
-      Effect.gen(function*() {
-        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        const skipped: Array<{ route: string; reason: "open" | "down" }> = []
-        const usable = routes.filter((route) => {
-          if (!conditions.isAvailable(route)) skipped.push({ route, reason: "open" })
-          else if (conditions.isDown(route)) skipped.push({ route, reason: "down" })
-          else return true
-          return false
-        })
-        // Health can be wrong; a breaker that admits calls is better than no route at all.
-        const down = skipped.filter((s) => s.reason === "down").map((s) => s.route)
-        let ordered = usable.length > 0 ? usable : routes.filter((route) => down.includes(route))
-        const kept = new Set(ordered)
-        const left = skipped.filter((s) => !kept.has(s.route))
+    // The ordering itself, synchronous: `draws` are two uniform numbers (weights, canary), given only when
+    // the request has more than one route and weights or canaries could apply — so that a single-route
+    // request, or a configuration without either, costs no `Random` call.
+    const arrange = (
+      routes: ReadonlyArray<string>,
+      prompt: string,
+      conditions: Conditions,
+      now: number,
+      draws: readonly [number, number] | undefined
+    ): Ordered => {
+      if (routes.length === 1 && settings.classes.length === 0 && options.classify === undefined) {
+        // Nothing to order (a classifier is still run when there is one: its class is part of the answer).
+        const [route] = routes as readonly [string]
+        const reason = !conditions.isAvailable(route) ? "open" : undefined
+        return reason === undefined
+          ? { routes, skipped: [], canary: Option.none(), promptClass: Option.none() }
+          : { routes: [], skipped: [{ route, reason }], canary: Option.none(), promptClass: Option.none() }
+      }
+      const skipped: Array<{ route: string; reason: "open" | "down" }> = []
+      const usable = routes.filter((route) => {
+        if (!conditions.isAvailable(route)) skipped.push({ route, reason: "open" })
+        else if (conditions.isDown(route)) skipped.push({ route, reason: "down" })
+        else return true
+        return false
+      })
+      // Health can be wrong; a breaker that admits calls is better than no route at all.
+      const down = skipped.filter((s) => s.reason === "down").map((s) => s.route)
+      let ordered = usable.length > 0 ? usable : routes.filter((route) => down.includes(route))
+      const kept = new Set(ordered)
+      const left = skipped.filter((s) => !kept.has(s.route))
 
-        const promptClass = classify(prompt)
-        const preferred: ReadonlyArray<string> = Option.match(promptClass, {
-          onNone: () => [],
-          onSome: (name) => [...new Set(classRoutes.get(name) ?? [])].filter((route) => kept.has(route))
-        })
-        if (settings.order === "latency") {
-          const latency = (route: string) => statsOf(route).ewma || Number.POSITIVE_INFINITY
-          ordered = [...ordered].sort((a, b) => latency(a) - latency(b))
-        }
-        // Failing routes after the others (a stable partition), whatever put them where they were.
-        const demoted = new Set(ordered.filter((route) => judge(statsOf(route), now, settings)))
+      const promptClass = classify(prompt)
+      const preferred: ReadonlyArray<string> = Option.match(promptClass, {
+        onNone: () => [],
+        onSome: (name) => [...new Set(classRoutes.get(name) ?? [])].filter((route) => kept.has(route))
+      })
+      if (settings.order === "latency") {
+        const latency = (route: string) => statsOf(route).ewma || Number.POSITIVE_INFINITY
+        ordered = [...ordered].sort((a, b) => latency(a) - latency(b))
+      }
+      // Failing routes after the others (a stable partition), whatever put them where they were.
+      const demoted = new Set(ordered.filter((route) => judge(statsOf(route), now, settings)))
+      if (demoted.size > 0) {
         ordered = [...ordered.filter((route) => !demoted.has(route)), ...ordered.filter((route) => demoted.has(route))]
-        if (preferred.length > 0) {
-          ordered = [...preferred, ...ordered.filter((route) => !preferred.includes(route))]
-        } else {
-          const chosen = yield* pickWeighted(ordered.filter((route) => !demoted.has(route)))
-          if (Option.isSome(chosen)) ordered = toFront(ordered, chosen.value)
-        }
-        // Each warm fallback (usable, not demoted, not the first) is put first on `canary` of the requests.
-        let canary = Option.none<string>()
+      }
+      if (preferred.length > 0) {
+        ordered = [...preferred, ...ordered.filter((route) => !preferred.includes(route))]
+      } else if (draws !== undefined) {
+        const chosen = pickWeighted(ordered.filter((route) => !demoted.has(route)), draws[0])
+        if (chosen !== undefined) ordered = toFront(ordered, chosen)
+      }
+      // Each warm fallback (usable, not demoted, not the first) is put first on `canary` of the requests.
+      let canary = Option.none<string>()
+      if (draws !== undefined && settings.canary > 0) {
         const fallbacks = ordered.slice(1).filter((route) =>
           !demoted.has(route) && (conditions.canCanary === undefined || conditions.canCanary(route))
         )
-        if (settings.canary > 0 && fallbacks.length > 0) {
-          const u = yield* Random.next
-          const index = Math.floor(u / settings.canary)
-          if (index < fallbacks.length) {
-            canary = Option.some(fallbacks[index]!)
-            statsOf(fallbacks[index]!).canaries++
-            ordered = toFront(ordered, fallbacks[index]!)
-          }
+        const index = Math.floor(draws[1] / settings.canary)
+        if (index < fallbacks.length) {
+          canary = Option.some(fallbacks[index]!)
+          statsOf(fallbacks[index]!).canaries++
+          ordered = toFront(ordered, fallbacks[index]!)
         }
-        if (settings.regionFailover) {
-          // Each route pulls the routes of the same provider and model up behind it, the preferred region
-          // first — but a canary stays first, or the fallback it is meant to keep warm would not be.
-          const head = Option.getOrUndefined(canary)
-          const grouped: Array<string> = []
-          for (const route of ordered) {
-            if (grouped.includes(route)) continue
-            const group = ordered.filter((other) => other === route || sameModel(route, other))
-            const rest = group.filter((other) => other !== head)
-            if (head !== undefined && rest.length < group.length) grouped.push(head)
-            grouped.push(...rest.filter(inPreferredRegion), ...rest.filter((other) => !inPreferredRegion(other)))
-          }
-          ordered = grouped
+      }
+      if (settings.regionFailover && ordered.length > 1) {
+        // Each route pulls the routes of the same provider and model up behind it, the preferred region
+        // first — but a canary stays first, or the fallback it is meant to keep warm would not be.
+        const head = Option.getOrUndefined(canary)
+        const grouped: Array<string> = []
+        for (const route of ordered) {
+          if (grouped.includes(route)) continue
+          const group = ordered.filter((other) => other === route || sameModel(route, other))
+          const rest = group.filter((other) => other !== head)
+          if (head !== undefined && rest.length < group.length) grouped.push(head)
+          grouped.push(...rest.filter(inPreferredRegion), ...rest.filter((other) => !inPreferredRegion(other)))
         }
-        return { routes: ordered, skipped: left, canary, promptClass }
+        ordered = grouped
+      }
+      return { routes: ordered, skipped: left, canary, promptClass }
+    }
+
+    const order: Router["order"] = (routes, prompt, conditions) =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (routes.length < 2 || (!hasWeights && settings.canary === 0)) {
+          return Effect.succeed(arrange(routes, prompt, conditions, now, undefined))
+        }
+        return Effect.zipWith(
+          Random.next,
+          Random.next,
+          (weight, canary) => arrange(routes, prompt, conditions, now, [weight, canary])
+        )
       })
 
     const record: Router["record"] = (route, outcome) =>

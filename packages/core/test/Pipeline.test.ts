@@ -2,7 +2,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { FileSystem } from "@effect/platform"
 import { SystemError } from "@effect/platform/Error"
 import {
-  Cause,
   Clock,
   Config,
   ConfigProvider,
@@ -15,121 +14,52 @@ import {
   Layer,
   Logger,
   Option,
-  Random,
-  Scheduler,
   Schema,
-  type Scope,
   TestClock
 } from "effect"
 import {
-  AllRoutesFailed,
   AspectRatio,
-  BadRequest,
   CircuitOpen,
-  ContentRejected,
   Deadline,
-  GeneratedImage,
   type GenerationError,
   ImageGenerator,
-  ImageRequest,
   ImageResult,
-  Overloaded,
   Pipeline,
   PipelineConfig,
-  ProviderUnavailable,
-  RateLimited,
   type Resolution,
   Resolutions,
   TextGenerator,
   type TextRequest,
-  Timeout,
-  Unauthorized
+  Timeout
 } from "../src/index.js"
+import {
+  allRoutesFailedOf,
+  always,
+  badRequest,
+  contentRejected,
+  fail,
+  type FakeImage,
+  fakeImage,
+  labels,
+  makePipeline,
+  models,
+  ok,
+  overloaded,
+  prompt,
+  rateLimited,
+  type Reply,
+  request,
+  runForADay,
+  runVirtual,
+  successOf,
+  timedOut,
+  unauthorized,
+  unavailable
+} from "./support/pipelineFakes.js"
 
 // ---------------------------------------------------------------------------
-// Fakes: provider services built with ImageGenerator.make / TextGenerator.make
+// Fakes: the image fakes are in support/pipelineFakes.ts; a text model here
 // ---------------------------------------------------------------------------
-
-const models = {
-  pro: "gemini-3-pro-image-preview",
-  flash: "gemini-3.1-flash-image-preview",
-  flash25: "gemini-2.5-flash-image",
-  gpt15: "gpt-image-1.5",
-  gpt2: "gpt-image-2",
-  flux: "flux-1.1-pro",
-  text: "gpt-5.2"
-} as const
-
-const labels = { provider: "fake", model: "fake-model" }
-const overloaded = new Overloaded({ ...labels, message: "The model is overloaded." })
-const unavailable = new ProviderUnavailable({ ...labels, message: "502 Bad Gateway" })
-const timedOut = new Timeout({ ...labels, message: "The call timed out." })
-const rateLimited = (retryAfter?: number) =>
-  new RateLimited({
-    ...labels,
-    message: "Rate limit exceeded.",
-    retryAfter: retryAfter === undefined ? Option.none() : Option.some(Duration.millis(retryAfter))
-  })
-const unauthorized = new Unauthorized({ ...labels, message: "invalid key" })
-const contentRejected = new ContentRejected({ ...labels, message: "IMAGE_SAFETY" })
-const badRequest = (scope: "request" | "route") => new BadRequest({ ...labels, message: "invalid argument", scope })
-
-/** What a fake does with one call. */
-type Reply =
-  | { readonly _tag: "ok"; readonly latency?: number; readonly resolution?: Resolution }
-  | { readonly _tag: "fail"; readonly error: GenerationError; readonly latency?: number }
-
-const ok = (options: { readonly latency?: number; readonly resolution?: Resolution } = {}): Reply => ({
-  _tag: "ok",
-  ...options
-})
-const fail = (error: GenerationError, latency?: number): Reply =>
-  latency === undefined ? { _tag: "fail", error } : { _tag: "fail", error, latency }
-
-interface Call {
-  readonly at: number
-  readonly resolution: Resolution
-  readonly aspectRatio: AspectRatio
-  outcome: "pending" | "ok" | "interrupted" | GenerationError["_tag"]
-}
-
-interface FakeImage {
-  readonly service: ImageGenerator.Service
-  readonly calls: ReadonlyArray<Call>
-}
-
-const png = GeneratedImage.make({ data: new Uint8Array([0x89, 0x50, 0x4e, 0x47]), mimeType: "image/png" })
-
-const providerOf = (model: string) => model.startsWith("gemini") ? "google" : "openai"
-
-/** A fake image model answering call number `i` (from 0) with `script(i)`, recording every call. */
-const fakeImage = (model: string, script: (call: number) => Reply): FakeImage => {
-  const calls: Array<Call> = []
-  const service = ImageGenerator.make({
-    provider: providerOf(model),
-    model,
-    generate: (request) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => {
-        const call: Call = { at, resolution: request.resolution, aspectRatio: request.aspectRatio, outcome: "pending" }
-        const reply = script(calls.length)
-        calls.push(call)
-        const answer = reply._tag === "ok"
-          ? Effect.succeed({
-            images: Array.from({ length: request.n }, () => png),
-            ...(reply.resolution !== undefined ? { resolution: reply.resolution } : {})
-          })
-          : Effect.fail(reply.error)
-        return Effect.delay(answer, Duration.millis(reply.latency ?? 0)).pipe(
-          Effect.tap(() => Effect.sync(() => call.outcome = "ok")),
-          Effect.tapError((error) => Effect.sync(() => call.outcome = error._tag)),
-          Effect.onInterrupt(() => Effect.sync(() => call.outcome = "interrupted"))
-        )
-      })
-  })
-  return { service, calls }
-}
-
-const always = (model: string, reply: Reply) => fakeImage(model, () => reply)
 
 interface FakeText {
   readonly service: TextGenerator.Service
@@ -152,136 +82,16 @@ const fakeText = (script: (call: number) => Either.Either<string, GenerationErro
 }
 
 // ---------------------------------------------------------------------------
-// Building and running pipelines
+// Helpers
 // ---------------------------------------------------------------------------
 
-interface Setup {
-  readonly image: Readonly<Record<string, FakeImage>>
-  readonly text?: Readonly<Record<string, FakeText>>
-  readonly plan: ReadonlyArray<Record<string, unknown>>
-  readonly retry?: Record<string, unknown>
-  readonly retryBudget?: Record<string, unknown>
-  readonly breaker?: Record<string, unknown>
-  readonly deadline?: number | string
-  readonly reserveShare?: number
-  readonly routing?: Record<string, unknown>
-  readonly adaptive?: Record<string, unknown>
-}
-
 const noRetry = { attempts: 1 }
-
-/** Decodes a configuration whose routes are the fakes (by name, with their models) and builds the pipeline. */
-const makePipeline = ({ image, text = {}, ...settings }: Setup) =>
-  Effect.gen(function*() {
-    const routes = Object.fromEntries(
-      [...Object.entries(image), ...Object.entries(text)].map(([name, fake]) => [
-        name,
-        { provider: fake.service.provider, model: fake.service.model }
-      ])
-    )
-    // No canary traffic unless a test asks for it: it would reorder routes at random.
-    const config = yield* PipelineConfig.decode({ retry: noRetry, routing: { canary: 0 }, ...settings, routes })
-    return yield* Pipeline.make(config, {
-      image: Object.fromEntries(Object.entries(image).map(([name, fake]) => [name, fake.service])),
-      text: Object.fromEntries(Object.entries(text).map(([name, fake]) => [name, fake.service]))
-    })
-  })
-
-const prompt = "a lighthouse at dusk"
-
-const request = (
-  resolution: Resolution = "1K",
-  options: { readonly aspectRatio?: AspectRatio; readonly deadline?: Duration.DurationInput } = {}
-) =>
-  ImageRequest.make({
-    prompt,
-    resolution,
-    ...(options.aspectRatio !== undefined ? { aspectRatio: options.aspectRatio } : {}),
-    ...(options.deadline !== undefined ? { deadline: Duration.decode(options.deadline) } : {})
-  })
-
-/** Runs an effect in a fiber while a day of TestClock time passes; returns how it ended and after how long. */
-const runForADay = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
-    const fiber = yield* Effect.fork(Effect.zip(Effect.either(effect), Clock.currentTimeMillis))
-    yield* TestClock.adjust("1 day")
-    const [result, end] = yield* Fiber.join(fiber)
-    return { result, elapsed: end - start }
-  })
-
-const successOf = <A>(result: Either.Either<A, GenerationError>): A => {
-  if (Either.isRight(result)) return result.right
-  throw new Error(`expected a result, got ${result.left._tag}: ${result.left.message}`)
-}
-
-const allRoutesFailedOf = (result: Either.Either<unknown, GenerationError>): AllRoutesFailed => {
-  if (Either.isLeft(result) && result.left instanceof AllRoutesFailed) return result.left
-  throw new Error(`expected AllRoutesFailed, got ${Either.isLeft(result) ? result.left._tag : "a result"}`)
-}
 
 const resolutionsOf = (fake: FakeImage) => fake.calls.map((call) => call.resolution)
 const callCount = (fakes: Readonly<Record<string, FakeImage>>) =>
   Object.values(fakes).reduce((sum, fake) => sum + fake.calls.length, 0)
 
 const validResult = Schema.validateSync(ImageResult)
-
-/**
- * Runs an effect to its end on virtual time, synchronously, and returns its value (throwing its
- * failure). Every fiber runs on a `ControlledScheduler`; when no task is left, every fiber is
- * suspended, and time jumps to the earliest sleeper. `TestClock.adjust` polls fibers across real
- * timer turns (about 4 ms a wake-up), which would make hundreds of property samples take seconds.
- * Randomness is seeded.
- */
-const runVirtual = <A, E>(scoped: Effect.Effect<A, E, Scope.Scope>, seed = 0): A => {
-  const effect = Effect.scoped(scoped)
-  interface Sleeper {
-    readonly at: number
-    readonly wake: () => void
-    cancelled: boolean
-  }
-  let now = 0
-  const sleepers: Array<Sleeper> = [] // in arrival order: the first of equal wake-up times wakes first
-  const clock: Clock.Clock = {
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => now,
-    unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
-    currentTimeMillis: Effect.sync(() => now),
-    currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
-    sleep: (duration) =>
-      Effect.async<void>((resume) => {
-        const sleeper: Sleeper = {
-          at: now + Duration.toMillis(duration),
-          wake: () => resume(Effect.void),
-          cancelled: false
-        }
-        sleepers.push(sleeper)
-        return Effect.sync(() => {
-          sleeper.cancelled = true
-        })
-      })
-  }
-  const scheduler = new Scheduler.ControlledScheduler()
-  const seeded = effect.pipe(Effect.withClock(clock), Effect.withRandom(Random.make(seed)))
-  const fiber = Effect.runFork(seeded, { scheduler })
-  for (;;) {
-    while (scheduler.tasks.buckets.length > 0) scheduler.step()
-    const exit = fiber.unsafePoll()
-    if (exit !== null) {
-      if (Exit.isSuccess(exit)) return exit.value
-      throw Cause.squash(exit.cause)
-    }
-    const live = sleepers.filter((sleeper) => !sleeper.cancelled)
-    const next = live.reduce<Sleeper | undefined>(
-      (earliest, sleeper) => earliest === undefined || sleeper.at < earliest.at ? sleeper : earliest,
-      undefined
-    )
-    if (next === undefined) throw new Error("runVirtual: every fiber waits and no sleeper is left")
-    sleepers.splice(sleepers.indexOf(next), 1)
-    now = Math.max(now, next.at)
-    next.wake()
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Arbitraries for the properties

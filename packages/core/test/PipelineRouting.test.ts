@@ -1,254 +1,46 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Either, FastCheck, Option, Random, TestClock } from "effect"
+import { type CircuitBreaker, CircuitOpen, type GenerationError, type Pipeline, type Router } from "../src/index.js"
 import {
-  Cause,
-  Clock,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  FastCheck,
-  Fiber,
-  Option,
-  Random,
-  Scheduler,
-  type Scope,
-  TestClock
-} from "effect"
-import {
-  AllRoutesFailed,
-  CircuitBreaker,
-  CircuitOpen,
-  GeneratedImage,
-  type GenerationError,
-  ImageGenerator,
-  ImageRequest,
-  Overloaded,
-  Pipeline,
-  PipelineConfig,
-  ProviderUnavailable,
-  RateLimited,
-  type Resolution,
-  type Router,
-  Timeout,
-  Unauthorized
-} from "../src/index.js"
+  allRoutesFailedOf,
+  always,
+  fail,
+  fakeImage,
+  makePipeline,
+  models,
+  ok,
+  type Reply,
+  request,
+  runFor,
+  runForADay,
+  runVirtual,
+  successOf
+} from "./support/pipelineFakes.js"
+import { overloaded, rateLimited, timedOut, unauthorized, unavailable } from "./support/pipelineFakes.js"
 
 // Tests of the pipeline composing its routing features (router, health, adaptive degradation,
-// hedging, peak cap, limits, slow calls, canaries), each through `Pipeline.make(...).generate`.
+// hedging, peak cap, limits, slow calls, canaries), each through `Pipeline.make(...).generate`,
+// with the fakes of support/pipelineFakes.ts.
 
-// ---------------------------------------------------------------------------
-// Fakes (copied from Pipeline.test.ts, with a probe and a per-call hook)
-// ---------------------------------------------------------------------------
-
-const models = {
-  pro: "gemini-3-pro-image-preview",
-  flash: "gemini-3.1-flash-image-preview"
-} as const
-
-const labels = { provider: "fake", model: "fake-model" }
-const overloaded = new Overloaded({ ...labels, message: "The model is overloaded." })
-const unavailable = new ProviderUnavailable({ ...labels, message: "502 Bad Gateway" })
-const timedOut = new Timeout({ ...labels, message: "The call timed out." })
-const rateLimited = new RateLimited({ ...labels, message: "Rate limit exceeded.", retryAfter: Option.none() })
-const unauthorized = new Unauthorized({ ...labels, message: "invalid key" })
-
-type Reply =
-  | { readonly _tag: "ok"; readonly latency?: number }
-  | { readonly _tag: "fail"; readonly error: GenerationError; readonly latency?: number }
-
-const ok = (latency?: number): Reply => latency === undefined ? { _tag: "ok" } : { _tag: "ok", latency }
-const fail = (error: GenerationError, latency?: number): Reply =>
-  latency === undefined ? { _tag: "fail", error } : { _tag: "fail", error, latency }
-
-interface Call {
-  readonly at: number
-  readonly resolution: Resolution
-  readonly prompt: string
-  outcome: "pending" | "ok" | "interrupted" | GenerationError["_tag"]
-}
-
-interface FakeImage {
-  readonly service: ImageGenerator.Service
-  readonly calls: ReadonlyArray<Call>
-  /** Times (Clock millis) at which the probe was run. */
-  readonly probes: ReadonlyArray<number>
-}
-
-const png = GeneratedImage.make({ data: new Uint8Array([0x89, 0x50, 0x4e, 0x47]), mimeType: "image/png" })
-
-const providerOf = (model: string) => model.startsWith("gemini") ? "google" : "openai"
-
-/**
- * A fake image model answering call number `i` (from 0) with `script(i, request)`, recording every
- * call; `onCall` runs first at every call (inside the call), `probe` (when given) says whether a
- * health probe succeeds.
- */
-const fakeImage = (
-  model: string,
-  script: (call: number, request: ImageRequest) => Reply,
-  options: { readonly onCall?: Effect.Effect<void>; readonly probe?: () => boolean } = {}
-): FakeImage => {
-  const calls: Array<Call> = []
-  const probes: Array<number> = []
-  const probe = options.probe
-  const service = ImageGenerator.make({
-    provider: providerOf(model),
-    model,
-    ...(probe !== undefined
-      ? {
-        probe: Effect.flatMap(Clock.currentTimeMillis, (at) => {
-          probes.push(at)
-          return probe() ? Effect.void : Effect.fail(unavailable)
-        })
-      }
-      : {}),
-    generate: (request) =>
-      Effect.zipRight(
-        options.onCall ?? Effect.void,
-        Effect.flatMap(Clock.currentTimeMillis, (at) => {
-          const call: Call = { at, resolution: request.resolution, prompt: request.prompt, outcome: "pending" }
-          const reply = script(calls.length, request)
-          calls.push(call)
-          const answer = reply._tag === "ok"
-            ? Effect.succeed({ images: Array.from({ length: request.n }, () => png) })
-            : Effect.fail(reply.error)
-          return Effect.delay(answer, Duration.millis(reply.latency ?? 0)).pipe(
-            Effect.tap(() => Effect.sync(() => call.outcome = "ok")),
-            Effect.tapError((error) => Effect.sync(() => call.outcome = error._tag)),
-            Effect.onInterrupt(() => Effect.sync(() => call.outcome = "interrupted"))
-          )
-        })
-      )
-  })
-  return { service, calls, probes }
-}
-
-const always = (model: string, reply: Reply) => fakeImage(model, () => reply)
-
-interface Setup {
-  readonly image: Readonly<Record<string, FakeImage>>
-  readonly plan: ReadonlyArray<Record<string, unknown>>
-  /** Extra fields of a route's configuration (e.g. `limits`), by route. */
-  readonly routeExtras?: Readonly<Record<string, Record<string, unknown>>>
-  readonly [setting: string]: unknown
-}
-
-/** Decodes a configuration whose routes are the fakes and builds the pipeline (no retry, no canary, no probes unless asked). */
-const makePipeline = ({ image, routeExtras = {}, ...settings }: Setup, options?: Pipeline.Pipeline.Options) =>
+/** Two routes a and b, both answering at once, planned in that order, with these `routing` settings. */
+const twoRoutes = (routing: Record<string, unknown>, options?: Pipeline.Pipeline.Options) =>
   Effect.gen(function*() {
-    const routes = Object.fromEntries(
-      Object.entries(image).map(([name, fake]) => [
-        name,
-        { provider: fake.service.provider, model: fake.service.model, ...routeExtras[name] }
-      ])
-    )
-    const config = yield* PipelineConfig.decode({ retry: { attempts: 1 }, routing: { canary: 0 }, ...settings, routes })
-    return yield* Pipeline.make(config, {
-      image: Object.fromEntries(Object.entries(image).map(([name, fake]) => [name, fake.service]))
-    }, options)
+    const a = always(models.flash, ok())
+    const b = always(models.flash, ok())
+    const pipeline = yield* makePipeline({ image: { a, b }, plan: [{ route: "a" }, { route: "b" }], routing }, options)
+    return { a, b, pipeline }
   })
-
-const request = (
-  resolution: Resolution = "1K",
-  options: { readonly deadline?: Duration.DurationInput; readonly prompt?: string } = {}
-) =>
-  ImageRequest.make({
-    prompt: options.prompt ?? "a lighthouse at dusk",
-    resolution,
-    ...(options.deadline !== undefined ? { deadline: Duration.decode(options.deadline) } : {})
-  })
-
-/**
- * Runs an effect in a fiber while `time` of TestClock time passes (it must end by then); returns how
- * it ended and after how long. The clock is left `time` later.
- */
-const runFor = <A, E>(effect: Effect.Effect<A, E>, time: Duration.DurationInput) =>
-  Effect.gen(function*() {
-    const start = yield* Clock.currentTimeMillis
-    const fiber = yield* Effect.fork(Effect.zip(Effect.either(effect), Clock.currentTimeMillis))
-    yield* TestClock.adjust(time)
-    const done = yield* Fiber.poll(fiber)
-    if (Option.isNone(done)) return yield* Effect.dieMessage(`runFor: still running after ${Duration.format(time)}`)
-    const [result, end] = yield* Fiber.join(fiber)
-    return { result, elapsed: end - start }
-  })
-
-const runForADay = <A, E>(effect: Effect.Effect<A, E>) => runFor(effect, "1 day")
-
-const successOf = <A>(result: Either.Either<A, GenerationError>): A => {
-  if (Either.isRight(result)) return result.right
-  throw new Error(`expected a result, got ${result.left._tag}: ${result.left.message}`)
-}
-
-const allRoutesFailedOf = (result: Either.Either<unknown, GenerationError>): AllRoutesFailed => {
-  if (Either.isLeft(result) && result.left instanceof AllRoutesFailed) return result.left
-  throw new Error(`expected AllRoutesFailed, got ${Either.isLeft(result) ? result.left._tag : "a result"}`)
-}
-
-/**
- * Runs an effect to its end on virtual time, synchronously (copied from Pipeline.test.ts): every
- * fiber runs on a `ControlledScheduler`; when no task is left, time jumps to the earliest sleeper.
- */
-const runVirtual = <A, E>(scoped: Effect.Effect<A, E, Scope.Scope>, seed = 0): A => {
-  const effect = Effect.scoped(scoped)
-  interface Sleeper {
-    readonly at: number
-    readonly wake: () => void
-    cancelled: boolean
-  }
-  let now = 0
-  const sleepers: Array<Sleeper> = []
-  const clock: Clock.Clock = {
-    [Clock.ClockTypeId]: Clock.ClockTypeId,
-    unsafeCurrentTimeMillis: () => now,
-    unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
-    currentTimeMillis: Effect.sync(() => now),
-    currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
-    sleep: (duration) =>
-      Effect.async<void>((resume) => {
-        const sleeper: Sleeper = {
-          at: now + Duration.toMillis(duration),
-          wake: () => resume(Effect.void),
-          cancelled: false
-        }
-        sleepers.push(sleeper)
-        return Effect.sync(() => {
-          sleeper.cancelled = true
-        })
-      })
-  }
-  const scheduler = new Scheduler.ControlledScheduler()
-  const seeded = effect.pipe(Effect.withClock(clock), Effect.withRandom(Random.make(seed)))
-  const fiber = Effect.runFork(seeded, { scheduler })
-  for (;;) {
-    while (scheduler.tasks.buckets.length > 0) scheduler.step()
-    const exit = fiber.unsafePoll()
-    if (exit !== null) {
-      if (Exit.isSuccess(exit)) return exit.value
-      throw Cause.squash(exit.cause)
-    }
-    const live = sleepers.filter((sleeper) => !sleeper.cancelled)
-    const next = live.reduce<Sleeper | undefined>(
-      (earliest, sleeper) => earliest === undefined || sleeper.at < earliest.at ? sleeper : earliest,
-      undefined
-    )
-    if (next === undefined) throw new Error("runVirtual: every fiber waits and no sleeper is left")
-    sleepers.splice(sleepers.indexOf(next), 1)
-    now = Math.max(now, next.at)
-    next.wake()
-  }
-}
 
 // ---------------------------------------------------------------------------
 
 describe("Pipeline routing", () => {
   describe("property", () => {
     const replyArbitrary = FastCheck.oneof(
-      { weight: 2, arbitrary: FastCheck.integer({ min: 0, max: 5_000 }).map((latency) => ok(latency)) },
+      { weight: 2, arbitrary: FastCheck.integer({ min: 0, max: 5_000 }).map((latency) => ok({ latency })) },
       {
         weight: 3,
         arbitrary: FastCheck.tuple(
-          FastCheck.constantFrom<GenerationError>(overloaded, unavailable, timedOut, rateLimited, unauthorized),
+          FastCheck.constantFrom<GenerationError>(overloaded, unavailable, timedOut, rateLimited(), unauthorized),
           FastCheck.integer({ min: 0, max: 5_000 })
         ).map(([error, latency]) => fail(error, latency))
       }
@@ -443,6 +235,20 @@ describe("Pipeline routing", () => {
   })
 
   describe("adaptive degradation", () => {
+    /** Adaptive degradation on two calls, with a trial every 30 s; the breaker stays out of it (failures alternate with successes). */
+    const adaptiveSettings = {
+      breaker: { consecutiveFailures: 10, failureRatio: 1 },
+      adaptive: {
+        enabled: true,
+        stepDownBelow: 0.5,
+        stepUpAt: 0.8,
+        sample: 2,
+        minimumCalls: 2,
+        trialInterval: "30 seconds",
+        trialsToStepUp: 2
+      }
+    }
+
     it.scoped("a failing 4K is skipped after minimumCalls failures, tried once per trialInterval, and restored", () =>
       Effect.gen(function*() {
         let fourKWorks = false
@@ -450,17 +256,7 @@ describe("Pipeline routing", () => {
         const pipeline = yield* makePipeline({
           image: { pro },
           plan: [{ route: "pro", resolutions: ["4K", "2K"] }],
-          // the breaker stays out of it: failures alternate with successes
-          breaker: { consecutiveFailures: 10, failureRatio: 1 },
-          adaptive: {
-            enabled: true,
-            stepDownBelow: 0.5,
-            stepUpAt: 0.8,
-            sample: 2,
-            minimumCalls: 2,
-            trialInterval: "30 seconds",
-            trialsToStepUp: 2
-          }
+          ...adaptiveSettings
         })
         const results: Array<{ at: number; resolution: string }> = []
         const ask = Effect.gen(function*() {
@@ -503,16 +299,7 @@ describe("Pipeline routing", () => {
         const pipeline = yield* makePipeline({
           image: { a, pro },
           plan: [{ route: "a" }, { route: "pro", resolutions: ["4K", "2K"] }],
-          breaker: { consecutiveFailures: 10, failureRatio: 1 },
-          adaptive: {
-            enabled: true,
-            stepDownBelow: 0.5,
-            stepUpAt: 0.8,
-            sample: 2,
-            minimumCalls: 2,
-            trialInterval: "30 seconds",
-            trialsToStepUp: 2
-          }
+          ...adaptiveSettings
         })
         // t = 0: a fails, pro@4K fails twice: pro steps down to 2K
         yield* pipeline.generate(request("4K"))
@@ -567,55 +354,57 @@ describe("Pipeline routing", () => {
   })
 
   describe("hedging", () => {
-    const hedgeSetup = (enabled: boolean) =>
+    /** Routes a (60 s) and b (1 s), hedged after 5 s when `enabled`; runs one request and returns the counters. */
+    const hedgeRun = (enabled: boolean) =>
       Effect.gen(function*() {
-        const a = always(models.flash, ok(60_000))
-        const b = always(models.flash, ok(1_000))
+        const a = always(models.flash, ok({ latency: 60_000 }))
+        const b = always(models.flash, ok({ latency: 1_000 }))
         const pipeline = yield* makePipeline({
           image: { a, b },
           plan: [{ route: "a" }, { route: "b" }],
           hedge: { enabled, delay: "5 seconds" }
         })
-        return { a, b, pipeline }
+        const { elapsed, result } = yield* runForADay(pipeline.generate(request()))
+        return { a, b, elapsed, result, hedges: yield* pipeline.hedges }
       })
 
     it.scoped("a slow first route is hedged after the delay: the second answers, the first is interrupted", () =>
       Effect.gen(function*() {
-        const { a, b, pipeline } = yield* hedgeSetup(true)
-        const { elapsed, result } = yield* runForADay(pipeline.generate(request()))
+        const { a, b, elapsed, hedges, result } = yield* hedgeRun(true)
         expect(successOf(result).route).toBe("b")
         expect(elapsed).toBe(6_000)
         expect(a.calls.map((c) => [c.at, c.outcome])).toStrictEqual([[0, "interrupted"]])
         expect(b.calls.map((c) => [c.at, c.outcome])).toStrictEqual([[5_000, "ok"]])
-        expect(yield* pipeline.hedges).toStrictEqual({ calls: 1, hedged: 1, hedgeWins: 1 })
+        expect(hedges).toStrictEqual({ calls: 1, hedged: 1, hedgeWins: 1 })
       }))
 
     it.scoped("without hedging the same request waits for the slow route", () =>
       Effect.gen(function*() {
-        const { a, b, pipeline } = yield* hedgeSetup(false)
-        const { elapsed, result } = yield* runForADay(pipeline.generate(request()))
+        const { a, b, elapsed, hedges, result } = yield* hedgeRun(false)
         expect(successOf(result).route).toBe("a")
         expect(elapsed).toBe(60_000)
         expect(a.calls.map((c) => c.outcome)).toStrictEqual(["ok"])
         expect(b.calls).toHaveLength(0)
-        expect(yield* pipeline.hedges).toStrictEqual({ calls: 0, hedged: 0, hedgeWins: 0 })
+        expect(hedges).toStrictEqual({ calls: 0, hedged: 0, hedgeWins: 0 })
       }))
   })
 
   describe("limits", () => {
-    it.scoped("requestsPerMinute: 2 — of three concurrent requests the third call waits for the rate window", () =>
+    /** Three concurrent requests to one route with `limits`; returns the start times of its calls, sorted. */
+    const threeConcurrentStarts = (reply: Reply, limits: Record<string, unknown>) =>
       Effect.gen(function*() {
-        const a = always(models.flash, ok())
-        const pipeline = yield* makePipeline({
-          image: { a },
-          plan: [{ route: "a" }],
-          routeExtras: { a: { limits: { requestsPerMinute: 2 } } }
-        })
+        const a = always(models.flash, reply)
+        const pipeline = yield* makePipeline({ image: { a }, plan: [{ route: "a" }], routeExtras: { a: { limits } } })
         const { result } = yield* runForADay(
           Effect.all(Array.from({ length: 3 }, () => pipeline.generate(request())), { concurrency: "unbounded" })
         )
         expect(Either.isRight(result)).toBe(true)
-        const starts = a.calls.map((c) => c.at).sort((x, y) => x - y)
+        return a.calls.map((c) => c.at).sort((x, y) => x - y)
+      })
+
+    it.scoped("requestsPerMinute: 2 — of three concurrent requests the third call waits for the rate window", () =>
+      Effect.gen(function*() {
+        const starts = yield* threeConcurrentStarts(ok(), { requestsPerMinute: 2 })
         expect(starts).toHaveLength(3)
         expect(starts.slice(0, 2)).toStrictEqual([0, 0])
         // a token bucket of 2 a minute refills one every 30 s; a fixed window would open at 60 s
@@ -625,32 +414,14 @@ describe("Pipeline routing", () => {
 
     it.scoped("concurrency: 1 — concurrent requests call the route one after the other", () =>
       Effect.gen(function*() {
-        const a = always(models.flash, ok(10_000))
-        const pipeline = yield* makePipeline({
-          image: { a },
-          plan: [{ route: "a" }],
-          routeExtras: { a: { limits: { concurrency: 1 } } }
-        })
-        const { result } = yield* runForADay(
-          Effect.all(Array.from({ length: 3 }, () => pipeline.generate(request())), { concurrency: "unbounded" })
-        )
-        expect(Either.isRight(result)).toBe(true)
-        expect(a.calls.map((c) => c.at).sort((x, y) => x - y)).toStrictEqual([0, 10_000, 20_000])
+        const starts = yield* threeConcurrentStarts(ok({ latency: 10_000 }), { concurrency: 1 })
+        expect(starts).toStrictEqual([0, 10_000, 20_000])
       }))
   })
 
   describe("prompt classes", () => {
     const classSetup = (options?: Pipeline.Pipeline.Options) =>
-      Effect.gen(function*() {
-        const a = always(models.flash, ok())
-        const b = always(models.flash, ok())
-        const pipeline = yield* makePipeline({
-          image: { a, b },
-          plan: [{ route: "a" }, { route: "b" }],
-          routing: { canary: 0, classes: { photo: { keywords: ["photo"], routes: ["b"] } } }
-        }, options)
-        return { a, b, pipeline }
-      })
+      twoRoutes({ canary: 0, classes: { photo: { keywords: ["photo"], routes: ["b"] } } }, options)
 
     it.scoped("a prompt of a class goes first to the class's routes, another prompt in plan order", () =>
       Effect.gen(function*() {
@@ -675,7 +446,7 @@ describe("Pipeline routing", () => {
   describe("slow calls", () => {
     it.scoped("successes slower than slowCallThreshold are answered but open the breaker", () =>
       Effect.gen(function*() {
-        const a = always(models.flash, ok(20_000))
+        const a = always(models.flash, ok({ latency: 20_000 }))
         const b = always(models.flash, ok())
         const pipeline = yield* makePipeline({
           image: { a, b },
@@ -704,13 +475,7 @@ describe("Pipeline routing", () => {
   describe("canary", () => {
     const canaryRun = (canary: number, n: number) =>
       Effect.gen(function*() {
-        const a = always(models.flash, ok())
-        const b = always(models.flash, ok())
-        const pipeline = yield* makePipeline({
-          image: { a, b },
-          plan: [{ route: "a" }, { route: "b" }],
-          routing: { canary }
-        })
+        const { a, b, pipeline } = yield* twoRoutes({ canary })
         for (let i = 0; i < n; i++) yield* pipeline.generate(request())
         const stats = yield* pipeline.router.stats
         return { a, b, canaries: stats.find((s) => s.route === "b")?.canaries }
