@@ -386,9 +386,9 @@ export const make = (
     }
 
     // One step on one route: every attempt through the route's limits and breaker, the attempts driven by the
-    // retry schedule. Another attempt is made only if the breaker will let it through and it would end (judged
-    // by the previous attempt's duration, or the route's usual latency) before the deadline, leaving the reserve
-    // for the steps after this one. The route's budget is credited once per request that reaches it; every
+    // retry schedule. Another attempt is made only if the breaker will let it through, health probes have not
+    // found the route down, and it would end (judged by the previous attempt's duration, or the route's usual
+    // latency) before the deadline, leaving the reserve for the steps after this one. The route's budget is credited once per request that reaches it; every
     // failed attempt is recorded.
     const guarded = <A>(
       policies: Policies,
@@ -403,8 +403,10 @@ export const make = (
           Effect.zipWith(
             policies.breaker.state,
             Deadline.allows(Duration.toMillis(delay) + Math.max(previous, router.unsafeLatency(policies.route)) + kept),
+            // A route health probes found down since the step started gets no more retries either.
             (state, fits) =>
-              fits && CircuitBreaker.isAvailable(state, clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay))
+              fits && CircuitBreaker.isAvailable(state, clock.unsafeCurrentTimeMillis() + Duration.toMillis(delay)) &&
+              !isDown(policies.route)
           )
         const attempt = router.limit(
           policies.route,
