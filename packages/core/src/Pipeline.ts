@@ -21,6 +21,7 @@ import {
   Exit,
   FiberRef,
   Layer,
+  Metric,
   Option,
   Ref,
   type Scope
@@ -41,6 +42,7 @@ import {
 import * as Fallback from "./Fallback.js"
 import * as Health from "./Health.js"
 import * as Hedge from "./Hedge.js"
+import * as Metrics from "./Metrics.js"
 import { ImageRequest, ImageResult } from "./Image.js"
 import { ImageGenerator } from "./ImageGenerator.js"
 import { type ConfigError, configError, type ConfigIssue, type PipelineConfig } from "./PipelineConfig.js"
@@ -329,6 +331,24 @@ export const make = (
 
     const hedgeStats = yield* Ref.make<Hedge.Stats>({ calls: 0, hedged: 0, hedgeWins: 0 })
 
+    // The live gauges (breaker states, health, retry budgets) are read when the metrics are rendered.
+    const breakerStates = ["Closed", "Open", "HalfOpen", "Isolated"]
+    const healthStates = ["healthy", "degraded", "down"]
+    const removeCollector = yield* Metrics.addCollector(Effect.gen(function*() {
+      for (const [route, breaker] of breakers) {
+        yield* Metrics.setOneHot(Metrics.breakerState, { route }, "state", breakerStates, (yield* breaker.state)._tag)
+      }
+      for (const [route, budget] of budgets) {
+        yield* Metric.set(Metric.tagged(Metrics.retryBudget, "route", route), yield* budget.balance)
+      }
+      if (Option.isSome(health)) {
+        for (const route of yield* health.value.snapshot) {
+          yield* Metrics.setOneHot(Metrics.routeHealth, { route: route.route }, "status", healthStates, route.status)
+        }
+      }
+    }))
+    yield* Effect.addFinalizer(() => removeCollector)
+
     const labels = labelsOf(config)
 
     const expand = (resolution: Resolution, aspectRatio: AspectRatio): ReadonlyArray<PlannedStep> => {
@@ -373,12 +393,16 @@ export const make = (
       latencyMs: number
     ) => {
       const success = Exit.isSuccess(exit)
-      if (!success && !Exit.isFailure(exit)) return Effect.void
-      if (!success) {
-        const error = Cause.failureOption(exit.cause)
-        if (Option.isNone(error) || !counted(error.value)) return Effect.void
-      }
-      const recorded = router.record(route, { success, latencyMs })
+      const error = success ? Option.none<GenerationError>() : Cause.failureOption(exit.cause)
+      // An interrupted call (a hedge's loser, a deadline, a caller gone) says nothing about the route.
+      if (!success && Option.isNone(error)) return Effect.void
+      const metered = Metrics.recordCall({
+        route,
+        outcome: Option.match(error, { onNone: () => "success", onSome: (e) => e._tag }),
+        seconds: latencyMs / 1000
+      })
+      if (Option.isSome(error) && !counted(error.value)) return metered
+      const recorded = Effect.zipRight(metered, router.record(route, { success, latencyMs }))
       // Only a rung with a lower one after it can be stepped down from, so only its outcomes are kept.
       return step.adaptive && Option.isSome(degradation)
         ? Effect.zipRight(recorded, degradation.value.record(route, step.resolution, success))
@@ -689,7 +713,29 @@ export const make = (
                 attempts: counter.attempts,
                 latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
               }, { disableValidation: true })
-            )
+            ),
+            Effect.onExit((exit) => {
+              if (Exit.isSuccess(exit)) {
+                return Metrics.recordRequest({
+                  model: labels.model,
+                  route: exit.value.route,
+                  outcome: exit.value.degraded ? "degraded" : "full",
+                  error: "",
+                  seconds: Duration.toMillis(exit.value.latency) / 1000
+                })
+              }
+              return Option.match(Cause.failureOption(exit.cause), {
+                onNone: () => Effect.void, // interrupted: the caller went away
+                onSome: (error) =>
+                  Metrics.recordRequest({
+                    model: labels.model,
+                    route: "none",
+                    outcome: "failed",
+                    error: error._tag,
+                    seconds: (clock.unsafeCurrentTimeMillis() - start) / 1000
+                  })
+              })
+            })
           )
         }))
       })
