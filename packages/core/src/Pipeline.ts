@@ -52,7 +52,7 @@ import * as Retry from "./Retry.js"
 import * as RetryBudget from "./RetryBudget.js"
 import * as PeakWindows from "./PeakWindows.js"
 import * as Router from "./Router.js"
-import { TextRequest } from "./Text.js"
+import { TextRequest, TextResult } from "./Text.js"
 import { TextGenerator } from "./TextGenerator.js"
 
 /**
@@ -164,10 +164,14 @@ interface TextRoute extends Policies {
   readonly service: TextGenerator.Service
 }
 
-const routeNamesOf = (config: PipelineConfig) => ({
-  imageRouteNames: Arr.dedupe(config.plan.flatMap((entry) => ("route" in entry ? [entry.route] : []))),
-  textRouteNames: Arr.dedupe(config.plan.flatMap((entry) => ("describe" in entry ? [entry.describe] : [])))
-})
+// An image plan's steps are image routes and its describe entry a text route; a text plan's steps are text routes.
+const routeNamesOf = (config: PipelineConfig) => {
+  const steps = Arr.dedupe(config.plan.flatMap((entry) => ("route" in entry ? [entry.route] : [])))
+  const describe = Arr.dedupe(config.plan.flatMap((entry) => ("describe" in entry ? [entry.describe] : [])))
+  return config.kind === "text"
+    ? { imageRouteNames: [], textRouteNames: steps }
+    : { imageRouteNames: steps, textRouteNames: describe }
+}
 
 /**
  * The routes of a plan that have no provider (an image provider for an image
@@ -198,19 +202,9 @@ export const missingProviders = (
   ]
 }
 
-/**
- * Builds the pipeline from a validated configuration and the provider
- * services its routes name. Fails with a `ConfigError` when a route of the plan
- * has no provider. The health probes' fibers and the routes' rate limiters
- * live in the caller's `Scope`: closing it stops them.
- *
- * @since 0.1.0
- */
-export const make = (
-  config: PipelineConfig,
-  providers: Pipeline.Providers,
-  options?: Pipeline.Options
-): Effect.Effect<Pipeline.Service, ConfigError, Scope.Scope> =>
+// Everything an image or a text pipeline is made of: the routes' policies, the router, health, degradation,
+// hedging and metrics, and a `generate` for each kind (only the one of the configuration's kind is exposed).
+const build = (config: PipelineConfig, providers: Pipeline.Providers, options: Pipeline.Options | undefined) =>
   Effect.gen(function*() {
     const { imageRouteNames, textRouteNames } = routeNamesOf(config)
     const missing = missingProviders(config, providers)
@@ -412,8 +406,8 @@ export const make = (
     // One step on one route: every attempt through the route's limits and breaker, the attempts driven by the
     // retry schedule. Another attempt is made only if the breaker will let it through, health probes have not
     // found the route down, and it would end (judged by the previous attempt's duration, or the route's usual
-    // latency) before the deadline, leaving the reserve for the steps after this one. The route's budget is credited once per request that reaches it; every
-    // failed attempt is recorded.
+    // latency) before the deadline, leaving the reserve for the steps after this one. The route's budget is
+    // credited once per request that reaches it; every failed attempt is recorded.
     const guarded = <A>(
       policies: Policies,
       step: { readonly resolution: string; readonly last: boolean; readonly adaptive: boolean },
@@ -539,13 +533,17 @@ export const make = (
       )
     }
 
-    // The breakers' states now, for the router.
-    const availability = Effect.clockWith((clock) =>
+    // Every route by name, image or text.
+    const routeInfo = new Map<string, ImageRoute | TextRoute>([...imageRoutes, ...textRoutes])
+
+    // The breakers' states of `names` now, for the router.
+    const availability = (names: ReadonlyArray<string>) =>
+      Effect.clockWith((clock) =>
       Effect.map(
-        Effect.forEach(imageRouteNames, (name) => imageRoutes.get(name)!.breaker.state),
+        Effect.forEach(names, (name) => routeInfo.get(name)!.breaker.state),
         (states) => {
           const now = clock.unsafeCurrentTimeMillis()
-          const byRoute = new Map(imageRouteNames.map((name, i) => [name, states[i]!]))
+          const byRoute = new Map(names.map((name, i) => [name, states[i]!]))
           return {
             byRoute,
             conditions: {
@@ -555,7 +553,7 @@ export const make = (
           }
         }
       )
-    )
+      )
 
     // What a request skipped is part of its story: a `CircuitOpen` for an open breaker, `ProviderUnavailable`
     // for a route health probes report down. Neither is a provider call.
@@ -563,7 +561,7 @@ export const make = (
       skipped: { readonly route: string; readonly reason: "open" | "down" },
       state: CircuitBreaker.State | undefined
     ) => {
-      const route = imageRoutes.get(skipped.route)!
+      const route = routeInfo.get(skipped.route)!
       const identity = { provider: route.service.provider, model: route.service.model }
       const error = skipped.reason === "open"
         ? new CircuitOpen({
@@ -576,30 +574,23 @@ export const make = (
       return new FailedAttempt({ route: route.name, resolution: "skipped", error })
     }
 
-    // The steps of one request, in the order the router chose: each route's rungs together, the description
-    // last.
-    const orderSteps = (
-      plan: ReadonlyArray<PlannedStep>,
-      request: ImageRequest,
-      resolution: Resolution,
-      counter: Counter
+    // The routes of one request in the order the router chose. When every route is open and `canWait`, a caller
+    // with time to spare waits for the earliest half-open instead of failing at once. What was skipped is
+    // recorded as the request's first failures.
+    const orderRoutes = (
+      names: ReadonlyArray<string>,
+      prompt: string,
+      counter: Counter,
+      options: { readonly canWait: boolean; readonly canCanary?: (route: string) => boolean }
     ) =>
       Effect.gen(function*() {
-        // A canary request must not cost the caller quality: only a route that serves it at the asked
-        // resolution and aspect ratio may take it.
-        const canCanary = (route: string) =>
-          plan.some((p) =>
-            p._tag === "Image" && p.route === route && p.resolution === resolution && p.aspectRatio === request.aspectRatio
-          )
-        const withCanary = ({ byRoute, conditions }: Effect.Effect.Success<typeof availability>) => ({
-          byRoute,
-          conditions: { ...conditions, canCanary }
-        })
-        let { byRoute, conditions } = withCanary(yield* availability)
-        let ordered = yield* router.order(Arr.dedupe(plan.flatMap(imageRouteOf)), request.prompt, conditions)
-        if (ordered.routes.length === 0 && routing.waitForHalfOpen && !plan.some((p) => p._tag === "Describe")) {
-          // Every route is open and there is no description to fall back on: a caller with time to spare
-          // waits for the earliest half-open instead of failing at once.
+        const withCanary = (current: Effect.Effect.Success<ReturnType<typeof availability>>) =>
+          options.canCanary === undefined
+            ? current
+            : { byRoute: current.byRoute, conditions: { ...current.conditions, canCanary: options.canCanary } }
+        let { byRoute, conditions } = withCanary(yield* availability(names))
+        let ordered = yield* router.order(names, prompt, conditions)
+        if (ordered.routes.length === 0 && routing.waitForHalfOpen && options.canWait) {
           const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
           const earliest = Arr.reduce(ordered.skipped, Option.none<{ route: string; at: number }>(), (best, s) => {
             const state = byRoute.get(s.route)
@@ -611,33 +602,58 @@ export const make = (
             (yield* Deadline.allows(earliest.value.at - now + router.unsafeLatency(earliest.value.route)))
           ) {
             yield* Effect.sleep(Duration.millis(Math.max(0, earliest.value.at - now)))
-            ;({ byRoute, conditions } = withCanary(yield* availability))
-            ordered = yield* router.order(Arr.dedupe(plan.flatMap(imageRouteOf)), request.prompt, conditions)
+            ;({ byRoute, conditions } = withCanary(yield* availability(names)))
+            ordered = yield* router.order(names, prompt, conditions)
           }
         }
         for (const skipped of ordered.skipped) counter.failures.push(skippedAttempt(skipped, byRoute.get(skipped.route)))
-        const steps: Array<PlannedStep> = []
-        for (const route of ordered.routes) {
-          for (const p of plan) if (p._tag === "Image" && p.route === route) steps.push(p)
-        }
-        return { images: steps, describe: plan.filter((p) => p._tag === "Describe") }
+        return ordered.routes
       })
+
+    // The steps of one image request, in the order the router chose: each route's rungs together, the
+    // description last.
+    const orderSteps = (
+      plan: ReadonlyArray<PlannedStep>,
+      request: ImageRequest,
+      resolution: Resolution,
+      counter: Counter
+    ) =>
+      Effect.map(
+        orderRoutes(Arr.dedupe(plan.flatMap(imageRouteOf)), request.prompt, counter, {
+          canWait: !plan.some((p) => p._tag === "Describe"),
+          // A canary request must not cost the caller quality: only a route that serves it at the asked
+          // resolution and aspect ratio may take it.
+          canCanary: (route) =>
+            plan.some((p) =>
+              p._tag === "Image" && p.route === route && p.resolution === resolution &&
+              p.aspectRatio === request.aspectRatio
+            )
+        }),
+        (routes) => {
+          const steps: Array<PlannedStep> = []
+          for (const route of routes) {
+            for (const p of plan) if (p._tag === "Image" && p.route === route) steps.push(p)
+          }
+          return { images: steps, describe: plan.filter((p) => p._tag === "Describe") }
+        }
+      )
 
     // Runs the steps in order; with hedging on, the first routes race: the next one starts when the one
     // before has not answered after the delay (or has failed).
-    const runSteps = (
-      images: ReadonlyArray<Fallback.Step<StepResult>>,
-      describe: ReadonlyArray<Fallback.Step<StepResult>>
-    ): Effect.Effect<StepResult, GenerationError> => {
+    const hedging = config.hedge.enabled ?? Hedge.defaults[config.kind].enabled
+    const runSteps = <A>(
+      images: ReadonlyArray<Fallback.Step<A>>,
+      describe: ReadonlyArray<Fallback.Step<A>>
+    ): Effect.Effect<A, GenerationError> => {
       const all = [...images, ...describe]
       // Each route's rungs, as one chain.
-      const chains: Array<Arr.NonEmptyArray<Fallback.Step<StepResult>>> = []
+      const chains: Array<Arr.NonEmptyArray<Fallback.Step<A>>> = []
       for (const image of images) {
         const last = chains[chains.length - 1]
         if (last !== undefined && last[0].route === image.route) last.push(image)
         else chains.push([image])
       }
-      if (!config.hedge.enabled || chains.length < 2) {
+      if (!hedging || chains.length < 2) {
         return Arr.isNonEmptyReadonlyArray(all) ? Fallback.run(all, labels) : Effect.fail(noRoute(labels))
       }
       const raced = chains.slice(0, 1 + config.hedge.maxHedges)
@@ -647,7 +663,7 @@ export const make = (
         ? Effect.sync(() => Option.getOrElse(router.latencyP95(firstRoute), () => Duration.infinity))
         : config.hedge.delay
       const race = Hedge.raceReporting(
-        Arr.map(raced as Arr.NonEmptyArray<Arr.NonEmptyArray<Fallback.Step<StepResult>>>, (chain) => Fallback.run(chain, labels)),
+        Arr.map(raced as Arr.NonEmptyArray<Arr.NonEmptyArray<Fallback.Step<A>>>, (chain) => Fallback.run(chain, labels)),
         { delay, maxHedges: config.hedge.maxHedges },
         ({ started, winner }) =>
           Ref.update(hedgeStats, (stats) => ({
@@ -661,25 +677,17 @@ export const make = (
         : race
     }
 
-    const generate = (request: ImageRequest): Effect.Effect<ImageResult, GenerationError> =>
-      Effect.suspend(() => {
-        const budget = request.deadline ?? config.deadline
-        return Effect.clockWith((clock) => FiberRef.getWith(Deadline.currentDeadline, (enclosing) => {
+    // One request: its counter, the deadline around `run`, every attempt's error in `AllRoutesFailed`, a
+    // `Timeout` that says what was tried, and the request's metrics. `run` answers with a function that makes
+    // the result from the provider calls made and the time taken.
+    const withRequest = <A extends { readonly route: string; readonly degraded: boolean }>(
+      deadline: Duration.Duration | undefined,
+      run: (counter: Counter) => Effect.Effect<(attempts: number, latency: Duration.Duration) => A, GenerationError>
+    ): Effect.Effect<A, GenerationError> =>
+      Effect.clockWith((clock) =>
+        FiberRef.getWith(Deadline.currentDeadline, (enclosing) => {
+          const budget = deadline ?? config.deadline
           const start = clock.unsafeCurrentTimeMillis()
-          // Inside a peak window a request starts at most at the cap (still reported against what was asked).
-          const resolution = config.peak.enabled && PeakWindows.contains(config.peak.schedule, start)
-            ? PeakWindows.cap(request.resolution, config.peak.cap)
-            : request.resolution
-          const plan = stepsFor({ resolution, aspectRatio: request.aspectRatio })
-          if (!Arr.isNonEmptyReadonlyArray(plan)) {
-            return Effect.fail(
-              new BadRequest({
-                ...labels,
-                message: `no step of the plan can serve a ${request.resolution} ${request.aspectRatio} image`,
-                scope: "request"
-              })
-            )
-          }
           // The reserve is a share of the time this request really has: an enclosing deadline may be earlier.
           const available = Math.min(Duration.toMillis(budget), enclosing - start)
           const counter: Counter = {
@@ -688,12 +696,7 @@ export const make = (
             reached: new Set(),
             reserve: available * config.reserveShare
           }
-          return orderSteps(plan, request, resolution, counter).pipe(
-            Effect.flatMap(({ describe, images }) => {
-              const all = [...images, ...describe]
-              const steps = all.map((p, i) => toStep(p, all[i + 1], request, counter))
-              return runSteps(steps.slice(0, images.length), steps.slice(images.length))
-            }),
+          return run(counter).pipe(
             // Fallback keeps each step's last error; the request keeps every attempt's.
             Effect.catchTag("AllRoutesFailed", () =>
               Effect.fail(
@@ -706,54 +709,169 @@ export const make = (
                   counter.attempts === 1 ? "" : "s"
                 }${counter.failures.length > 0 ? ` (${Fallback.summarize(counter.failures)})` : ""}`
               })),
-            // The only ImageResult a request makes: the step's fields, its attempts and latency.
-            Effect.map((result) =>
-              ImageResult.make({
-                ...result,
-                attempts: counter.attempts,
-                latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
-              }, { disableValidation: true })
-            ),
+            Effect.map((make) => make(counter.attempts, Duration.millis(clock.unsafeCurrentTimeMillis() - start))),
             Effect.onExit((exit) => {
+              const seconds = (clock.unsafeCurrentTimeMillis() - start) / 1000
               if (Exit.isSuccess(exit)) {
-                return Metrics.recordRequest({
-                  model: labels.model,
-                  route: exit.value.route,
-                  outcome: exit.value.degraded ? "degraded" : "full",
-                  error: "",
-                  seconds: Duration.toMillis(exit.value.latency) / 1000
-                })
+                const outcome = exit.value.degraded ? "degraded" : "full"
+                return Metrics.recordRequest({ model: labels.model, route: exit.value.route, outcome, error: "", seconds })
               }
               return Option.match(Cause.failureOption(exit.cause), {
                 onNone: () => Effect.void, // interrupted: the caller went away
                 onSome: (error) =>
-                  Metrics.recordRequest({
-                    model: labels.model,
-                    route: "none",
-                    outcome: "failed",
-                    error: error._tag,
-                    seconds: (clock.unsafeCurrentTimeMillis() - start) / 1000
-                  })
+                  Metrics.recordRequest({ model: labels.model, route: "none", outcome: "failed", error: error._tag, seconds })
               })
             })
           )
-        }))
+        })
+      )
+
+    const generate = (request: ImageRequest): Effect.Effect<ImageResult, GenerationError> =>
+      Effect.clockWith((clock) =>
+        Effect.suspend(() => {
+          // Inside a peak window a request starts at most at the cap (still reported against what was asked).
+          const resolution = config.peak.enabled && PeakWindows.contains(config.peak.schedule, clock.unsafeCurrentTimeMillis())
+            ? PeakWindows.cap(request.resolution, config.peak.cap)
+            : request.resolution
+          const plan = stepsFor({ resolution, aspectRatio: request.aspectRatio })
+          if (!Arr.isNonEmptyReadonlyArray(plan)) {
+            return Effect.fail(
+              new BadRequest({
+                ...labels,
+                message: `no step of the plan can serve a ${request.resolution} ${request.aspectRatio} image`,
+                scope: "request"
+              })
+            )
+          }
+          return withRequest(request.deadline, (counter) =>
+            orderSteps(plan, request, resolution, counter).pipe(
+              Effect.flatMap(({ describe, images }) => {
+                const all = [...images, ...describe]
+                const steps = all.map((p, i) => toStep(p, all[i + 1], request, counter))
+                return runSteps(steps.slice(0, images.length), steps.slice(images.length))
+              }),
+              // The only ImageResult a request makes: the step's fields, its attempts and latency.
+              Effect.map((result) => (attempts, latency) =>
+                ImageResult.make({ ...result, attempts, latency }, { disableValidation: true })
+              )
+            ))
+        })
+      )
+
+    // A text request tries the plan's text routes in the router's order; the last user message is the prompt
+    // prompt classes read.
+    const generateText = (request: TextRequest): Effect.Effect<TextResult, GenerationError> =>
+      withRequest(request.deadline, (counter) => {
+        const prompt = [...request.messages].reverse().find((message) => message.role === "user")?.content ?? ""
+        return orderRoutes(textRouteNames, prompt, counter, { canWait: true }).pipe(
+          Effect.flatMap((names) =>
+            runSteps(
+              names.map((name, i) => {
+                const route = textRoutes.get(name)!
+                const run = guarded(
+                  route,
+                  { resolution: "text", last: i === names.length - 1, adaptive: false },
+                  counter,
+                  () => route.service.generate(request)
+                )
+                return Fallback.step(name, "text", Effect.map(run, (result) => ({ ...result, route: name })))
+              }),
+              []
+            )
+          ),
+          Effect.map((result) => (attempts, latency) =>
+            TextResult.make({ ...result, attempts, latency }, { disableValidation: true })
+          )
+        )
       })
 
-    return {
+    const shared = {
       ...labels,
       route: "pipeline",
       config,
-      generate,
-      breakers,
-      budgets,
-      stepsFor,
+      breakers: breakers as ReadonlyMap<string, CircuitBreaker.CircuitBreaker>,
+      budgets: budgets as ReadonlyMap<string, RetryBudget.RetryBudget>,
       router,
       health,
       degradation,
       hedges: Ref.get(hedgeStats)
     }
+    return { shared, generate, generateText, stepsFor }
   })
+
+const kindError = (config: PipelineConfig, wanted: "image" | "text") =>
+  configError([{
+    path: "kind",
+    message: `this is ${config.kind === "text" ? "a text" : "an image"} pipeline configuration; ${
+      wanted === "text" ? "Pipeline.make builds image pipelines, Pipeline.makeText text ones" :
+        "Pipeline.makeText builds text pipelines, Pipeline.make image ones"
+    }`
+  }])
+
+/**
+ * Builds the pipeline from a validated image configuration and the provider
+ * services its routes name. Fails with a `ConfigError` when a route of the
+ * plan has no provider, or the configuration is of `kind: text`. The health
+ * probes' fibers and the routes' rate limiters live in the caller's `Scope`:
+ * closing it stops them.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  config: PipelineConfig,
+  providers: Pipeline.Providers,
+  options?: Pipeline.Options
+): Effect.Effect<Pipeline.Service, ConfigError, Scope.Scope> =>
+  config.kind === "text"
+    ? Effect.fail(kindError(config, "text"))
+    : Effect.map(build(config, providers, options), ({ generate, shared, stepsFor }) => ({ ...shared, generate, stepsFor }))
+
+/**
+ * Builds a text pipeline — a `TextGenerator` whose plan is a list of text
+ * routes (`kind: text`), each behind its route's limits, breaker and retries,
+ * ordered by the router and hedged after the first route's p95 latency unless
+ * `hedge.enabled` is false — from a validated configuration and the text
+ * providers its routes name.
+ *
+ * @since 0.1.0
+ * @example
+ * import { Effect } from "effect"
+ * import { Pipeline, PipelineConfig, TextGenerator } from "@ballast/core"
+ *
+ * declare const gpt: TextGenerator.Service
+ * declare const claude: TextGenerator.Service
+ *
+ * const program = Effect.scoped(Effect.gen(function* () {
+ *   const config = yield* PipelineConfig.decode({
+ *     kind: "text",
+ *     routes: {
+ *       gpt: { provider: "openai", model: "gpt-5.2" },
+ *       claude: { provider: "anthropic", model: "claude-sonnet-4-5" }
+ *     },
+ *     plan: [{ route: "gpt" }, { route: "claude" }]
+ *   })
+ *   const text = yield* Pipeline.makeText(config, { text: { gpt, claude } })
+ * }))
+ */
+export const makeText = (
+  config: PipelineConfig,
+  providers: { readonly text: Readonly<Record<string, TextGenerator.Service>> },
+  options?: Pipeline.Options
+): Effect.Effect<TextPipeline, ConfigError, Scope.Scope> =>
+  config.kind !== "text"
+    ? Effect.fail(kindError(config, "image"))
+    : Effect.map(build(config, { image: {}, text: providers.text }, options), ({ generateText, shared }) => ({
+      ...shared,
+      generate: generateText
+    }))
+
+/**
+ * A text pipeline: the resilient `TextGenerator`, and the same figures as an
+ * image pipeline.
+ *
+ * @since 0.1.0
+ */
+export interface TextPipeline extends TextGenerator.Service, Omit<Pipeline.Service, "generate" | "stepsFor" | "probe"> {}
 
 const imageRouteOf = (step: PlannedStep): ReadonlyArray<string> => step._tag === "Image" ? [step.route] : []
 

@@ -18,7 +18,6 @@ import * as CircuitBreaker from "./CircuitBreaker.js"
 import * as Degradation from "./Degradation.js"
 import { type GenerationErrorTag, generationErrorTags } from "./Errors.js"
 import * as Health from "./Health.js"
-import * as Hedge from "./Hedge.js"
 import { parseIssues as schemaIssues } from "./internal/issues.js"
 import * as PeakWindows from "./PeakWindows.js"
 import { Resolution } from "./Resolution.js"
@@ -363,13 +362,14 @@ export class HealthSettings extends Schema.Class<HealthSettings>("@ballast/core/
 /**
  * Hedged requests: after `delay` (`"p95"`: the first route's observed p95
  * latency; or a duration) the next route is tried beside the first, up to
- * `maxHedges` extra routes. Off by default for images: every hedge is a paid
- * generation.
+ * `maxHedges` extra routes. Off by default for images (every hedge is a paid
+ * generation), on by default for text (the field's practice).
  *
  * @since 0.1.0
  */
 export class HedgeSettings extends Schema.Class<HedgeSettings>("@ballast/core/PipelineConfig/HedgeSettings")({
-  enabled: Schema.optionalWith(Schema.Boolean, { default: () => Hedge.defaults.image.enabled, exact: true }),
+  /** Unset: the default of the pipeline's kind (`Hedge.defaults`: off for images, on for text). */
+  enabled: Schema.optionalWith(Schema.Boolean, { exact: true }),
   delay: Schema.optionalWith(Schema.Union(Schema.Literal("p95"), PositiveDuration), {
     default: () => "p95" as const,
     exact: true
@@ -451,6 +451,11 @@ export class AdaptiveSettings extends Schema.Class<AdaptiveSettings>("@ballast/c
  * })
  */
 export class PipelineConfig extends Schema.Class<PipelineConfig>("@ballast/core/PipelineConfig")({
+  /**
+   * `image` (the default): image steps and an optional describe entry; `text`: a plan of text routes, for
+   * `Pipeline.makeText`.
+   */
+  kind: Schema.optionalWith(Schema.Literal("image", "text"), { default: () => "image" as const, exact: true }),
   routes: Schema.Record({ key: Schema.String, value: Route }).annotations({
     message: expecting("a mapping from route name to { provider, model, region?, capabilities? }")
   }),
@@ -560,6 +565,7 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
     }
   }
 
+  const text = document.kind === "text"
   const rawPlan: ReadonlyArray<unknown> = Array.isArray(document.plan) ? document.plan : []
   const entries = rawPlan.map((raw) => decodePlanEntry(raw))
   const knownNames = names.length > 0 ? `known: ${names.join(", ")}` : "no routes are defined"
@@ -569,6 +575,10 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
     const entry = decoded.value
     const at = entry._tag === "ImageStep" ? `plan[${i}].route` : `plan[${i}].describe`
     const name = entry._tag === "ImageStep" ? entry.route : entry.describe
+    if (entry._tag === "Describe" && text) {
+      issues.push({ path: at, message: "a text plan has no describe entry: its routes already answer in text" })
+      return
+    }
     if (entry._tag === "Describe" && i !== rawPlan.length - 1) {
       issues.push({
         path: at,
@@ -589,6 +599,15 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
       }
       return
     }
+    if (text) {
+      if (!Capabilities.supports(caps, "text")) {
+        issues.push({ path: at, message: `${subject} cannot generate text (${onlyModality(caps)})` })
+      }
+      if (entry.resolutions !== undefined) {
+        issues.push({ path: `plan[${i}].resolutions`, message: "a text plan's steps have no resolutions" })
+      }
+      return
+    }
     if (!Capabilities.supports(caps, "image")) {
       issues.push({ path: at, message: `${subject} cannot generate images (${onlyModality(caps)})` })
       return
@@ -606,7 +625,7 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
     })
   })
 
-  // Routing names routes: each must be an image route of the plan, or the rule can never apply.
+  // Routing names routes: each must be a route of the plan's steps, or the rule can never apply.
   const imageRoutes = new Set(
     Arr.getSomes(entries).flatMap((entry) => entry._tag === "ImageStep" ? [entry.route] : [])
   )
@@ -614,8 +633,8 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
     if (typeof name === "string" && !imageRoutes.has(name)) {
       issues.push({
         path,
-        message: `"${name}" is not an image route of the plan (${
-          imageRoutes.size > 0 ? `plan routes: ${[...imageRoutes].join(", ")}` : "the plan has none"
+        message: `"${name}" is not a route of the plan's steps (${
+          imageRoutes.size > 0 ? `they are: ${[...imageRoutes].join(", ")}` : "the plan has none"
         })`
       })
     }
@@ -634,7 +653,7 @@ const crossCheck = (document: Readonly<Record<string, unknown>>): Array<ConfigIs
 
   const decodedEntries = Arr.getSomes(entries)
   if (
-    decodedEntries.length > 0 && decodedEntries.length === entries.length &&
+    !text && decodedEntries.length > 0 && decodedEntries.length === entries.length &&
     !decodedEntries.some((entry) => entry._tag === "ImageStep")
   ) {
     issues.push({ path: "plan", message: "needs at least one image step (route) before the describe entry" })

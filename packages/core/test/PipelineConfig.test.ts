@@ -204,7 +204,7 @@ describe("PipelineConfig", () => {
           "adaptive.stepUpAt"
         ]))
         const message = (path: string) => error.issues.find((issue) => issue.path === path)?.message
-        expect(message("routing.weights.nowhere")).toContain('"nowhere" is not an image route of the plan')
+        expect(message("routing.weights.nowhere")).toContain('"nowhere" is not a route of the plan\'s steps')
         expect(message("health.maxInterval")).toContain("must not be shorter than interval")
         expect(paths).not.toContain("routing.weights.pro")
         expect(paths).not.toContain("routing.classes.photo.routes[0]")
@@ -221,7 +221,7 @@ describe("PipelineConfig", () => {
         }))
         const issues = error.issues.map((issue) => `${issue.path}: ${issue.message}`)
         expect(issues).toEqual(expect.arrayContaining([
-          "retries: is unexpected, expected: \"routes\" | \"plan\" | \"retry\" | \"retryBudget\" | \"breaker\" | \"deadline\" | \"reserveShare\" | \"routing\" | \"health\" | \"hedge\" | \"peak\" | \"adaptive\"",
+          "retries: is unexpected, expected: \"kind\" | \"routes\" | \"plan\" | \"retry\" | \"retryBudget\" | \"breaker\" | \"deadline\" | \"reserveShare\" | \"routing\" | \"health\" | \"hedge\" | \"peak\" | \"adaptive\"",
           "routes.a.model: is missing",
           "routes.b: Expected a route { provider, model, region?, capabilities?, limits? }, actual 3",
           expect.stringMatching(/^routes\.c\.modle: is unexpected/),
