@@ -957,6 +957,31 @@ export const layer = <
   >
 
 /**
+ * A Layer providing the resilient `TextGenerator` of a text configuration
+ * (`kind: text`) from one text provider Layer per route.
+ *
+ * @since 0.1.0
+ */
+export const layerText = <const Text extends Readonly<Record<string, Layer.Layer<TextGenerator, unknown, unknown>>>>(
+  config: PipelineConfig,
+  providers: { readonly text: Text }
+): Layer.Layer<TextGenerator, ConfigError | ErrorOf<Text[keyof Text]>, ContextOf<Text[keyof Text]>> =>
+  Layer.scoped(
+    TextGenerator,
+    Effect.gen(function*() {
+      const missing = missingProviders(config, { image: {}, text: providers.text })
+      if (missing.length > 0) return yield* Effect.fail(configError(missing))
+      const memoMap = yield* Layer.CurrentMemoMap
+      const scope = yield* Effect.scope
+      const text: Record<string, TextGenerator.Service> = {}
+      for (const [name, providerLayer] of Object.entries(providers.text)) {
+        text[name] = Context.get(yield* Layer.buildWithMemoMap(providerLayer, memoMap, scope), TextGenerator)
+      }
+      return yield* makeText(config, { text })
+    })
+  ) as Layer.Layer<TextGenerator, ConfigError | ErrorOf<Text[keyof Text]>, ContextOf<Text[keyof Text]>>
+
+/**
  * `layer`, with the configuration read from the JSON or YAML file whose path
  * `path` (an Effect `Config`, e.g. `Config.string("BALLAST_CONFIG")`) names.
  * A missing variable or a bad file fails the Layer with an error naming it.

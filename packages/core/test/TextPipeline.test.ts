@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Ref, TestClock } from "effect"
+import { Duration, Effect, Either, Fiber, Layer, Ref, TestClock } from "effect"
 import { type GenerationError, Overloaded, Pipeline, PipelineConfig, TextGenerator, TextRequest } from "../src/index.js"
 
 const request = TextRequest.make({ messages: [{ role: "user", content: "Describe a lighthouse at dusk." }] })
@@ -121,5 +121,25 @@ describe("text pipelines (kind: text)", () => {
       const result = yield* Fiber.join(fiber)
       expect([result.route, Duration.toMillis(result.latency)]).toStrictEqual(["gpt", 10_000])
       expect(yield* claude.calls).toBe(0)
+    }))
+})
+
+describe("Pipeline.layerText", () => {
+  it.effect("provides the resilient TextGenerator from text provider Layers", () =>
+    Effect.gen(function*() {
+      const gpt = yield* fakeText("openai", "gpt-5.2", 10, () => Either.left(overloaded("gpt-5.2")))
+      const claude = yield* fakeText("anthropic", "claude-sonnet-4-5", 10)
+      const llama = yield* fakeText("groq", "llama-3.3-70b-versatile", 10)
+      const config = yield* PipelineConfig.decode({ ...chain, retry: { attempts: 1 } })
+      const live = Pipeline.layerText(config, {
+        text: {
+          gpt: Layer.succeed(TextGenerator, gpt.service),
+          claude: Layer.succeed(TextGenerator, claude.service),
+          llama: Layer.succeed(TextGenerator, llama.service)
+        }
+      })
+      const fiber = yield* Effect.fork(Effect.provide(Effect.flatMap(TextGenerator, (text) => text.generate(request)), live))
+      yield* TestClock.adjust("1 minute")
+      expect((yield* Fiber.join(fiber)).route).toBe("claude")
     }))
 })
