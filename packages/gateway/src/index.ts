@@ -1,4 +1,12 @@
 /**
+ * Ballast as a process: an OpenAI- and Gemini-compatible HTTP gateway in
+ * front of resilient pipelines, and a demo that runs it against simulated
+ * providers.
+ *
  * @since 0.1.0
  */
-export {}
+export * as Demo from "./Demo.js"
+export * as Gateway from "./Gateway.js"
+export * as GatewayConfig from "./GatewayConfig.js"
+export * as Sizing from "./Sizing.js"
+export * as VirtualKeys from "./VirtualKeys.js"
