@@ -437,10 +437,23 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
             const made = counter.reached.has(policies.route)
               ? call()
               : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
+            // One span per provider call, with its route, rung, number within the request and outcome.
             return Effect.onExit(made, (exit) => {
               previous = clock.unsafeCurrentTimeMillis() - started
-              return observe(policies.route, step, exit, previous)
-            })
+              return Effect.zipRight(
+                Effect.annotateCurrentSpan("ballast.outcome", outcomeOf(exit)),
+                observe(policies.route, step, exit, previous)
+              )
+            }).pipe(
+              Effect.withSpan("ballast.attempt", {
+                kind: "client",
+                attributes: {
+                  "ballast.route": policies.route,
+                  "ballast.resolution": step.resolution,
+                  "ballast.attempt": counter.attempts
+                }
+              })
+            )
           }))
         ).pipe(
           Effect.tapError((error) =>
@@ -712,16 +725,29 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
             Effect.map((make) => make(counter.attempts, Duration.millis(clock.unsafeCurrentTimeMillis() - start))),
             Effect.onExit((exit) => {
               const seconds = (clock.unsafeCurrentTimeMillis() - start) / 1000
+              const annotated = Effect.annotateCurrentSpan({
+                "ballast.outcome": Exit.isSuccess(exit) ? (exit.value.degraded ? "degraded" : "full") : outcomeOf(exit),
+                "ballast.route": Exit.isSuccess(exit) ? exit.value.route : "none",
+                "ballast.attempts": counter.attempts
+              })
               if (Exit.isSuccess(exit)) {
                 const outcome = exit.value.degraded ? "degraded" : "full"
-                return Metrics.recordRequest({ model: labels.model, route: exit.value.route, outcome, error: "", seconds })
+                return Effect.zipRight(
+                  annotated,
+                  Metrics.recordRequest({ model: labels.model, route: exit.value.route, outcome, error: "", seconds })
+                )
               }
-              return Option.match(Cause.failureOption(exit.cause), {
-                onNone: () => Effect.void, // interrupted: the caller went away
-                onSome: (error) =>
-                  Metrics.recordRequest({ model: labels.model, route: "none", outcome: "failed", error: error._tag, seconds })
-              })
-            })
+              return Effect.zipRight(
+                annotated,
+                Option.match(Cause.failureOption(exit.cause), {
+                  onNone: () => Effect.void, // interrupted: the caller went away
+                  onSome: (error) =>
+                    Metrics.recordRequest({ model: labels.model, route: "none", outcome: "failed", error: error._tag, seconds })
+                })
+              )
+            }),
+            // One span per request, around every attempt's span.
+            Effect.withSpan("ballast.request", { attributes: { "ballast.model": labels.model, "ballast.kind": config.kind } })
           )
         })
       )
@@ -872,6 +898,12 @@ export const makeText = (
  * @since 0.1.0
  */
 export interface TextPipeline extends TextGenerator.Service, Omit<Pipeline.Service, "generate" | "stepsFor" | "probe"> {}
+
+// How an exit ended, for spans: `success`, the error's tag, or `interrupted`.
+const outcomeOf = (exit: Exit.Exit<unknown, GenerationError>): string =>
+  Exit.isSuccess(exit)
+    ? "success"
+    : Option.match(Cause.failureOption(exit.cause), { onNone: () => "interrupted", onSome: (error) => error._tag })
 
 const imageRouteOf = (step: PlannedStep): ReadonlyArray<string> => step._tag === "Image" ? [step.route] : []
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, MetricBoundaries } from "effect"
+import { Effect, type Exit, Metric, MetricBoundaries, Option, Tracer } from "effect"
 import { Metrics } from "../src/index.js"
 import { always, fail, makePipeline, models, ok, overloaded, request } from "./support/pipelineFakes.js"
 
@@ -71,5 +71,68 @@ describe("Metrics from a pipeline", () => {
       expect(
         sample(text, `ballast_requests_total{model="${models.gpt15}",route="none",outcome="failed",error="AllRoutesFailed"}`)
       ).toBe(1)
+    }))
+})
+
+/** A tracer that keeps every span it makes, to read names, parents and attributes after a run. */
+const recordingTracer = () => {
+  const spans: Array<Tracer.Span & { readonly attributes: Map<string, unknown> }> = []
+  let next = 0
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => {
+      const attributes = new Map<string, unknown>()
+      const span = {
+        _tag: "Span" as const,
+        name,
+        spanId: `span-${next++}`,
+        traceId: Option.match(parent, { onNone: () => `trace-${next}`, onSome: (p) => p.traceId }),
+        parent,
+        context,
+        status: { _tag: "Started" as const, startTime } as Tracer.SpanStatus,
+        attributes,
+        links: [...links],
+        sampled: true,
+        kind,
+        end(endTime: bigint, exit: Exit.Exit<unknown, unknown>) {
+          span.status = { _tag: "Ended", startTime, endTime, exit }
+        },
+        attribute(key: string, value: unknown) {
+          attributes.set(key, value)
+        },
+        event() {},
+        addLinks() {}
+      }
+      spans.push(span)
+      return span
+    },
+    context: (f) => f()
+  })
+  return { tracer, spans }
+}
+
+describe("traces from a pipeline", () => {
+  it.scoped("a span per request and one per provider call, with route, attempt and outcome", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const pro = always(models.pro, fail(overloaded))
+      const flash = always(models.flash, ok())
+      const pipeline = yield* makePipeline({ image: { pro, flash }, plan: [{ route: "pro" }, { route: "flash" }] })
+      yield* pipeline.generate(request()).pipe(Effect.withTracer(tracer))
+
+      const [requestSpan, ...attempts] = spans.filter((span) => span.name.startsWith("ballast."))
+      expect(requestSpan!.name).toBe("ballast.request")
+      expect(Object.fromEntries(requestSpan!.attributes)).toMatchObject({
+        "ballast.model": models.pro,
+        "ballast.route": "flash",
+        "ballast.outcome": "full",
+        "ballast.attempts": 2
+      })
+      expect(attempts.map((span) => [span.name, ...["route", "attempt", "outcome"].map((k) => span.attributes.get(`ballast.${k}`))]))
+        .toStrictEqual([
+          ["ballast.attempt", "pro", 1, "Overloaded"],
+          ["ballast.attempt", "flash", 2, "success"]
+        ])
+      // every attempt is a child of the request's span
+      for (const span of attempts) expect(Option.map(span.parent, (p) => p.spanId)).toStrictEqual(Option.some(requestSpan!.spanId))
     }))
 })
