@@ -177,6 +177,59 @@ describe("the gateway, end to end with the official SDKs", () => {
       })
     ))
 
+  it.live("the openai SDK gets a chat completion from the text model gpt-5.2", () =>
+    withDemo(({ openai }) =>
+      Effect.gen(function*() {
+        const { data, response } = yield* Effect.promise(() =>
+          openai.chat.completions.create({
+            model: Demo.textModel,
+            messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Say hi." }]
+          }).withResponse()
+        )
+        expect(data.object).toBe("chat.completion")
+        expect(data.choices[0]?.message.role).toBe("assistant")
+        expect(data.choices[0]?.message.content).toBe("Hello from the fault server.")
+        expect(data.choices[0]?.finish_reason).toBe("stop")
+        expect(["gpt", "claude", "llama"]).toContain(response.headers.get("x-ballast-route"))
+        expect(Number(response.headers.get("x-ballast-overhead-ms"))).toBeGreaterThanOrEqual(0)
+      })
+    ))
+
+  it.live("with gpt-5.2 overloaded, the openai SDK still gets an answer and x-ballast-route shows the fallback", () =>
+    withDemo(({ openai, server }) =>
+      Effect.gen(function*() {
+        yield* server.script("gpt-5.2", ["overloaded"])
+        const { data, response } = yield* Effect.promise(() =>
+          openai.chat.completions.create({ model: Demo.textModel, messages: [{ role: "user", content: "Say hi." }] })
+            .withResponse()
+        )
+        expect(data.choices[0]?.message.content).toBe("Hello from the fault server.")
+        // Claude, unless the 1% canary or a hedge sent this request to Llama.
+        expect(["claude", "llama"]).toContain(response.headers.get("x-ballast-route"))
+        expect(data.model).toBe(response.headers.get("x-ballast-model"))
+        expect(data.model).not.toBe("gpt-5.2")
+      })
+    ))
+
+  it.live("the @google/genai SDK gets text from the text model gpt-5.2; streaming chat is refused naming stream", () =>
+    withDemo(({ genai, openai }) =>
+      Effect.gen(function*() {
+        const response = yield* Effect.promise(() =>
+          genai.models.generateContent({ model: Demo.textModel, contents: "Say hi.", config: { systemInstruction: "Be brief." } })
+        )
+        expect(response.text).toBe("Hello from the fault server.")
+        expect(response.candidates?.[0]?.finishReason).toBe("STOP")
+        expect(["gpt", "claude", "llama"]).toContain(response.sdkHttpResponse?.headers?.["x-ballast-route"])
+
+        const streaming = yield* Effect.promise(() =>
+          openai.chat.completions.create({ model: Demo.textModel, messages: [{ role: "user", content: "hi" }], stream: true })
+            .then(() => undefined, (e: unknown) => e)
+        )
+        expect(streaming).toBeInstanceOf(OpenAI.BadRequestError)
+        expect((streaming as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("stream")
+      })
+    ))
+
   it.live("a wrong virtual key is an AuthenticationError; an unknown model a NotFoundError", () =>
     withDemo(({ gateway }) =>
       Effect.gen(function*() {

@@ -72,9 +72,9 @@ const manualClock = (start: number): Clock.Clock & { readonly advance: (millis: 
     [Clock.ClockTypeId]: Clock.ClockTypeId,
     advance: (millis) => now += millis,
     unsafeCurrentTimeMillis: () => now,
-    unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
+    unsafeCurrentTimeNanos: () => BigInt(Math.round(now * 1_000_000)),
     currentTimeMillis: Effect.sync(() => now),
-    currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
+    currentTimeNanos: Effect.sync(() => BigInt(Math.round(now * 1_000_000))),
     sleep: () => Effect.never
   }
 }

@@ -1,10 +1,13 @@
 /**
  * The demo gateway: a `FaultServer` playing a named outage scenario stands in
- * for Gemini, OpenAI and an OpenAI-compatible Flux server, and a gateway
- * serves `gemini-3-pro-image-preview` over the reference chain — Gemini 3 Pro
- * at 4K then 2K → Gemini 3.1 Flash Image → OpenAI gpt-image-2 → Flux
- * (`flux-1.1-pro`, OpenAI-compatible) → a text description by gpt-5.2. No
- * provider keys are needed; callers use the virtual key `ballast-demo`.
+ * for Gemini, OpenAI, an OpenAI-compatible Flux server, Anthropic's
+ * OpenAI-compatible endpoint and Groq, and a gateway serves the two reference
+ * chains: image model `gemini-3-pro-image-preview` — Gemini 3 Pro at 4K then
+ * 2K → Gemini 3.1 Flash Image → OpenAI gpt-image-2 → Flux (`flux-1.1-pro`,
+ * OpenAI-compatible) → a text description by gpt-5.2 — and text model
+ * `gpt-5.2` — OpenAI gpt-5.2 → Claude Sonnet 4.5 (Anthropic, OpenAI-compatible)
+ * → Llama 3.3 70B (Groq, OpenAI-compatible). No provider keys are needed;
+ * callers use the virtual key `ballast-demo`.
  *
  * @since 0.1.0
  */
@@ -22,17 +25,26 @@ import * as VirtualKeys from "./VirtualKeys.js"
 export const key = "ballast-demo"
 
 /**
- * The public model the demo serves.
+ * The public image model the demo serves.
  *
  * @since 0.1.0
  */
 export const model = "gemini-3-pro-image-preview"
 
+/**
+ * The public text model the demo serves (`/v1/chat/completions`, Gemini `generateContent`).
+ *
+ * @since 0.1.0
+ */
+export const textModel = "gpt-5.2"
+
 // Fake provider keys, given to the provider clients through a ConfigProvider (the fault server ignores them).
 const fakeKeys = new Map<string, string>([
   ["BALLAST_DEMO_GOOGLE_API_KEY", "demo-google-key"],
   ["BALLAST_DEMO_OPENAI_API_KEY", "sk-demo-openai-key"],
-  ["BALLAST_DEMO_FLUX_API_KEY", "demo-flux-key"]
+  ["BALLAST_DEMO_FLUX_API_KEY", "demo-flux-key"],
+  ["BALLAST_DEMO_ANTHROPIC_API_KEY", "demo-anthropic-key"],
+  ["BALLAST_DEMO_GROQ_API_KEY", "demo-groq-key"]
 ])
 
 /**
@@ -67,7 +79,16 @@ export const document = (faultServerUrl: string, options: Pick<Options, "host" |
       baseUrl: `${faultServerUrl}/v1`,
       apiKeyEnv: "BALLAST_DEMO_FLUX_API_KEY",
       timeout: "60 seconds"
-    }
+    },
+    // Anthropic's OpenAI-compatible endpoint (https://api.anthropic.com/v1/) and Groq's
+    // (https://api.groq.com/openai/v1), both played by the fault server.
+    anthropic: {
+      kind: "openai-compatible",
+      baseUrl: `${faultServerUrl}/v1`,
+      apiKeyEnv: "BALLAST_DEMO_ANTHROPIC_API_KEY",
+      timeout: "30 seconds"
+    },
+    groq: { kind: "openai-compatible", baseUrl: `${faultServerUrl}/v1`, apiKeyEnv: "BALLAST_DEMO_GROQ_API_KEY", timeout: "30 seconds" }
   },
   models: {
     [model]: {
@@ -90,6 +111,20 @@ export const document = (faultServerUrl: string, options: Pick<Options, "host" |
         // Short, so that a demo outage shows failover in seconds rather than minutes.
         retry: { attempts: 2, initialDelay: "100 millis", maxDelay: "1 second" },
         deadline: "60 seconds"
+      }
+    },
+    [textModel]: {
+      aliases: ["ballast-text"],
+      pipeline: {
+        kind: "text",
+        routes: {
+          gpt: { provider: "openai", model: "gpt-5.2" },
+          claude: { provider: "anthropic", model: "claude-sonnet-4-5" },
+          llama: { provider: "groq", model: "llama-3.3-70b-versatile" }
+        },
+        plan: [{ route: "gpt" }, { route: "claude" }, { route: "llama" }],
+        retry: { attempts: 2, initialDelay: "100 millis", maxDelay: "1 second" },
+        deadline: "30 seconds"
       }
     }
   }

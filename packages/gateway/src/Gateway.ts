@@ -1,13 +1,17 @@
 /**
- * The gateway: an HTTP server that speaks the OpenAI Images and Gemini
- * `generateContent` wire formats in front of one resilient `Pipeline` per
- * public model, so an unchanged official SDK gains retries, breakers and
- * fallbacks by changing its base URL.
+ * The gateway: an HTTP server that speaks the OpenAI Images, OpenAI chat
+ * completions and Gemini `generateContent` wire formats in front of one
+ * resilient pipeline per public model — an image `Pipeline` or a text
+ * pipeline (`kind: text`, `Pipeline.makeText`) — so an unchanged official SDK
+ * gains retries, breakers and fallbacks by changing its base URL.
  *
  * Endpoints:
- * - `POST /v1/images/generations` (OpenAI) and
- *   `POST /{v1beta|v1}/models/{model}:generateContent` (Gemini), authenticated
- *   with a virtual key (`Authorization: Bearer …`, `x-goog-api-key` or `?key=`).
+ * - `POST /v1/images/generations` (OpenAI, image models),
+ *   `POST /v1/chat/completions` (OpenAI, text models, non-streaming) and
+ *   `POST /{v1beta|v1}/models/{model}:generateContent` (Gemini, either kind),
+ *   authenticated with a virtual key (`Authorization: Bearer …`,
+ *   `x-goog-api-key` or `?key=`). A model of the other kind is a 400 naming
+ *   `model`.
  * - `GET /health`, `GET /ready`, `GET /v1/routes`, `GET /metrics` (`Metrics.prometheus`;
  *   the gateway adds its overhead to `ballast_gateway_overhead_seconds`). These
  *   need no key: they carry no secret and are what probes and scrapers call.
@@ -22,9 +26,9 @@
  * path grammar. The admin endpoints are few and plain JSON; they share the
  * router, so there is one server, one middleware and one shutdown.
  *
- * Each response on the image paths carries `x-ballast-route`,
- * `x-ballast-attempts`, `x-ballast-degraded`, `x-ballast-resolution`,
- * `x-ballast-model` and `x-ballast-overhead-ms`: the request's total time
+ * Each successful generation carries `x-ballast-route`,
+ * `x-ballast-attempts`, `x-ballast-degraded`, `x-ballast-model`,
+ * `x-ballast-overhead-ms` and, for images, `x-ballast-resolution`: the request's total time
  * minus the time spent inside provider calls (every provider service's
  * `generate` is wrapped with a timer that adds to a per-request total; hedged
  * calls that overlap are both counted, so the overhead is then a lower bound).
@@ -36,13 +40,16 @@ import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import {
   CircuitBreaker,
   GeneratedImage,
+  type GenerationError,
   ImageGenerator,
   ImageRequest,
   type ImageResult,
   Metrics,
   Pipeline,
   PipelineConfig,
-  TextGenerator
+  TextGenerator,
+  type TextRequest,
+  type TextResult
 } from "@ballast/core"
 import { GeminiClient, GeminiImageGenerator, GeminiTextGenerator } from "@ballast/google"
 import { OpenAIClient, OpenAIImageGenerator, OpenAITextGenerator } from "@ballast/openai"
@@ -66,6 +73,7 @@ import {
 import * as Http from "node:http"
 import type { GatewayConfig, ProviderSettings } from "./GatewayConfig.js"
 import { parseIssues } from "./internal/issues.js"
+import * as Text from "./internal/text.js"
 import * as Wire from "./internal/wire.js"
 import * as Sizing from "./Sizing.js"
 import * as VirtualKeys from "./VirtualKeys.js"
@@ -89,20 +97,38 @@ export declare namespace Gateway {
     readonly url: string
     readonly host: string
     readonly port: number
-    /** The pipeline of every public model, by its configured name. */
-    readonly models: ReadonlyMap<string, Pipeline.Pipeline.Service>
+    /** The pipeline of every public model, by its configured name, tagged with its kind. */
+    readonly models: ReadonlyMap<string, Model>
     /** Requests being handled right now. */
     readonly inFlight: Effect.Effect<number>
   }
 
   /**
-   * Overrides of the configuration's `server` section (e.g. a CLI `--port`).
+   * A public model: an image pipeline (served by `/v1/images/generations`
+   * and Gemini `generateContent`) or a text pipeline (served by
+   * `/v1/chat/completions` and Gemini `generateContent`).
+   *
+   * @since 0.1.0
+   */
+  export type Model =
+    | { readonly kind: "image"; readonly pipeline: Pipeline.Pipeline.Service }
+    | { readonly kind: "text"; readonly pipeline: Pipeline.TextPipeline }
+
+  /**
+   * Overrides of the configuration's `server` section (e.g. a CLI `--port`),
+   * and routes to serve beside the gateway's own.
    *
    * @since 0.1.0
    */
   export interface Options {
     readonly host?: string | undefined
     readonly port?: number | undefined
+    /**
+     * More routes on the same server (e.g. the dashboard), concatenated after
+     * the gateway's; they need no virtual key. Their failures are answered
+     * like the gateway's own (a JSON 500, logged).
+     */
+    readonly extraRoutes?: HttpRouter.HttpRouter<unknown, never> | undefined
   }
 }
 
@@ -186,11 +212,39 @@ const clientOf = (name: string, settings: ProviderSettings): Effect.Effect<Clien
     return { _tag: "openai", layer: Layer.succeed(OpenAIClient, client), compatible: settings.kind === "openai-compatible" }
   })
 
+const textLayer = (client: Client, model: string, route: string) =>
+  timedText(
+    client._tag === "google"
+      ? GeminiTextGenerator.layer({ model, route }).pipe(Layer.provide(client.layer))
+      : OpenAITextGenerator.layer({ model, route }).pipe(Layer.provide(client.layer))
+  )
+
+const buildFailed = (name: string) => (error: unknown) =>
+  new GatewayError({
+    message: `model "${name}": ${
+      error !== null && typeof error === "object" && "message" in error ? String(error.message) : String(error)
+    }`
+  })
+
 const buildPipeline = (
   name: string,
   pipeline: PipelineConfig.PipelineConfig,
   clients: ReadonlyMap<string, Client>
-): Effect.Effect<Pipeline.Pipeline.Service, GatewayError, Scope.Scope> => {
+): Effect.Effect<Gateway.Model, GatewayError, Scope.Scope> => {
+  if (pipeline.kind === "text") {
+    // `Pipeline.layerText`'s steps, kept here so the gateway holds the `TextPipeline` (breakers, router, health)
+    // that `/v1/routes` and `/ready` report, not only its `TextGenerator` face.
+    return Effect.gen(function*() {
+      const text: Record<string, TextGenerator.Service> = {}
+      for (const entry of pipeline.plan) {
+        if (entry._tag !== "ImageStep" || text[entry.route] !== undefined) continue
+        const route = pipeline.routes[entry.route]!
+        const built = yield* Layer.build(textLayer(clients.get(route.provider)!, route.model, entry.route))
+        text[entry.route] = Context.get(built, TextGenerator)
+      }
+      return { kind: "text" as const, pipeline: yield* Pipeline.makeText(pipeline, { text }) }
+    }).pipe(Effect.mapError(buildFailed(name)))
+  }
   const image: Record<string, Layer.Layer<ImageGenerator, unknown>> = {}
   const text: Record<string, Layer.Layer<TextGenerator, unknown>> = {}
   for (const entry of pipeline.plan) {
@@ -209,32 +263,19 @@ const buildPipeline = (
           }).pipe(Layer.provide(client.layer))
       )
     } else {
-      text[routeName] = timedText(
-        client._tag === "google"
-          ? GeminiTextGenerator.layer({ model: route.model, route: routeName }).pipe(Layer.provide(client.layer))
-          : OpenAITextGenerator.layer({ model: route.model, route: routeName }).pipe(Layer.provide(client.layer))
-      )
+      text[routeName] = textLayer(client, route.model, routeName)
     }
   }
   return Layer.build(Pipeline.layer(pipeline, { image, text })).pipe(
-    Effect.map((context) => Context.get(context, Pipeline.Pipeline)),
-    Effect.mapError((error) =>
-      new GatewayError({
-        message: `model "${name}": ${
-          error !== null && typeof error === "object" && "message" in error ? String(error.message) : String(error)
-        }`
-      })
-    )
+    Effect.map((context) => ({ kind: "image" as const, pipeline: Context.get(context, Pipeline.Pipeline) })),
+    Effect.mapError(buildFailed(name))
   )
 }
 
 // ---------------------------------------------------------------------------
 // Requests
 
-interface Served {
-  readonly name: string
-  readonly pipeline: Pipeline.Pipeline.Service
-}
+type Served = Gateway.Model & { readonly name: string }
 
 const bearer = /^Bearer\s+(.+)$/i
 
@@ -336,12 +377,12 @@ const GeminiBody = Schema.Struct({
 
 const decodeGeminiBody = Schema.decodeUnknownEither(GeminiBody)
 
-const headersOf = (result: ImageResult, overheadMs: number): Record<string, string> => ({
+const headersOf = (result: ImageResult | TextResult, overheadMs: number): Record<string, string> => ({
   "x-ballast-route": result.route,
   "x-ballast-model": result.model,
   "x-ballast-attempts": String(result.attempts),
   "x-ballast-degraded": String(result.degraded),
-  "x-ballast-resolution": result.resolution,
+  ...("resolution" in result ? { "x-ballast-resolution": result.resolution } : {}),
   "x-ballast-overhead-ms": overheadMs.toFixed(3)
 })
 
@@ -371,12 +412,12 @@ export const make = (
     for (const [name, settings] of Object.entries(config.providers)) clients.set(name, yield* clientOf(name, settings))
 
     const served = new Map<string, Served>()
-    const models = new Map<string, Pipeline.Pipeline.Service>()
-    for (const [name, model] of Object.entries(config.models)) {
-      const pipeline = yield* buildPipeline(name, model.pipeline, clients)
-      models.set(name, pipeline)
-      served.set(name, { name, pipeline })
-      for (const alias of model.aliases) served.set(alias, { name, pipeline })
+    const models = new Map<string, Gateway.Model>()
+    for (const [name, settings] of Object.entries(config.models)) {
+      const model = yield* buildPipeline(name, settings.pipeline, clients)
+      models.set(name, model)
+      served.set(name, { ...model, name })
+      for (const alias of settings.aliases) served.set(alias, { ...model, name })
     }
     const modelNames = Object.keys(config.models)
     const keys = VirtualKeys.make(config.keys)
@@ -403,12 +444,18 @@ export const make = (
       })
 
     // Runs a generation with a stopwatch for provider time; the overhead is what the gateway added.
-    const generate = (model: Served, wire: "openai" | "gemini", request: ImageRequest, started: bigint) =>
+    const measured = <A>(
+      model: Served,
+      wire: "openai" | "gemini",
+      generation: Effect.Effect<A, GenerationError>,
+      attributes: Record<string, string>,
+      started: bigint
+    ) =>
       Effect.suspend(() => {
         const watch: Stopwatch = { nanos: 0n }
-        return model.pipeline.generate(request).pipe(
+        return generation.pipe(
           Effect.withSpan("ballast.gateway.generate", {
-            attributes: { "ballast.model": model.name, "ballast.wire": wire, "ballast.resolution": request.resolution }
+            attributes: { "ballast.model": model.name, "ballast.wire": wire, ...attributes }
           }),
           Effect.locally(providerTime, watch),
           Effect.mapError(Wire.problemOf),
@@ -420,6 +467,19 @@ export const make = (
           )
         )
       })
+
+    const generate = (model: Served & { readonly kind: "image" }, wire: "openai" | "gemini", request: ImageRequest, started: bigint) =>
+      measured(model, wire, model.pipeline.generate(request), { "ballast.resolution": request.resolution }, started)
+
+    const generateText = (model: Served & { readonly kind: "text" }, wire: "openai" | "gemini", request: TextRequest, started: bigint) =>
+      measured(model, wire, model.pipeline.generate(request), { "ballast.kind": "text" }, started)
+
+    const otherKind = (name: string, kind: "image" | "text", endpoint: string) =>
+      Wire.badRequest(
+        `The model \`${name}\` is ${kind === "image" ? "an image" : "a text"} model; use ${endpoint} for it.`,
+        "model",
+        "model_not_supported"
+      )
 
     const openAIImages = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
@@ -449,6 +509,7 @@ export const make = (
       }
       const model = served.get(body.model)
       if (model === undefined) return yield* Effect.fail(Wire.modelNotFound(body.model, modelNames))
+      if (model.kind !== "image") return yield* Effect.fail(otherKind(body.model, "text", "/v1/chat/completions"))
       const shape = yield* Either.match(Sizing.fromOpenAI({ size: body.size ?? undefined, quality: body.quality ?? undefined }), {
         onLeft: ({ message, param }) => Effect.fail(Wire.badRequest(message, param)),
         onRight: Effect.succeed
@@ -482,6 +543,46 @@ export const make = (
       }, { headers })
     }).pipe(Effect.catchAll((problem) => Effect.succeed(Wire.openAIResponse(problem))))
 
+    const chatCompletions = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const started = yield* Clock.currentTimeNanos
+      yield* authenticate(request)
+      const json = yield* readJson(request, limit)
+      const call = yield* Either.match(Text.decodeChat(json), { onLeft: Effect.fail, onRight: Effect.succeed })
+      const model = served.get(call.model)
+      if (model === undefined) return yield* Effect.fail(Wire.modelNotFound(call.model, modelNames))
+      if (model.kind !== "text") return yield* Effect.fail(otherKind(call.model, "image", "/v1/images/generations"))
+      const { overheadMs, result } = yield* generateText(model, "openai", call.request, started)
+      const created = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+      return HttpServerResponse.unsafeJson(
+        Text.chatCompletion(result, `chatcmpl-ballast-${started.toString(36)}`, created),
+        { headers: headersOf(result, overheadMs) }
+      )
+    }).pipe(Effect.catchAll((problem) => Effect.succeed(Wire.openAIResponse(problem))))
+
+    // Gemini generateContent for a text model: a 200 with promptFeedback for a safety block, as for images.
+    const geminiText = (model: Served & { readonly kind: "text" }, json: unknown, started: bigint) =>
+      Effect.gen(function*() {
+        const textRequest = yield* Either.match(Text.decodeGeminiText(json, model.name), {
+          onLeft: Effect.fail,
+          onRight: Effect.succeed
+        })
+        const generated = yield* Effect.either(generateText(model, "gemini", textRequest, started))
+        const responseId = `ballast-${started.toString(36)}`
+        if (Either.isLeft(generated)) {
+          if (generated.left.code === "moderation_blocked") {
+            return HttpServerResponse.unsafeJson({
+              promptFeedback: { blockReason: "OTHER", blockReasonMessage: generated.left.message },
+              modelVersion: model.name,
+              responseId
+            })
+          }
+          return yield* Effect.fail(generated.left)
+        }
+        const { overheadMs, result } = generated.right
+        return HttpServerResponse.unsafeJson(Text.geminiText(result, responseId), { headers: headersOf(result, overheadMs) })
+      })
+
     const geminiPath = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):([A-Za-z]+)$/
 
     const geminiGenerate = Effect.gen(function*() {
@@ -499,6 +600,8 @@ export const make = (
       }
       yield* authenticate(request)
       const json = yield* readJson(request, limit)
+      const named = served.get(modelName)
+      if (named?.kind === "text") return yield* geminiText(named, json, started)
       const invalid = (path: string, message: string) =>
         Wire.badRequest(`* GenerateContentRequest.${path}: ${message}`, path, null)
       const body = yield* Either.match(decodeGeminiBody(json), {
@@ -512,7 +615,7 @@ export const make = (
         },
         onRight: Effect.succeed
       })
-      const model = served.get(modelName)
+      const model = named
       if (model === undefined) {
         return yield* Effect.fail({
           ...Wire.modelNotFound(modelName, modelNames),
@@ -578,7 +681,8 @@ export const make = (
       }, { headers: headersOf(result, overheadMs) })
     }).pipe(Effect.catchAll((problem) => Effect.succeed(Wire.geminiResponse(problem))))
 
-    const routeState = (pipeline: Pipeline.Pipeline.Service, now: number) =>
+    // A text pipeline's plan entries are `ImageStep`s too (route only): its routes are reported as kind "text".
+    const routeState = ({ kind, pipeline }: Gateway.Model, now: number) =>
       Effect.gen(function*() {
         const imageRoutes = [...new Set(pipeline.config.plan.flatMap((e) => e._tag === "ImageStep" ? [e.route] : []))]
         const describeRoutes = pipeline.config.plan.flatMap((e) => e._tag === "Describe" ? [e.describe] : [])
@@ -593,7 +697,7 @@ export const make = (
             route: name,
             provider: pipeline.config.routes[name]?.provider ?? null,
             model: pipeline.config.routes[name]?.model ?? null,
-            kind: imageRoutes.includes(name) ? "image" : "describe",
+            kind: imageRoutes.includes(name) ? kind : "describe",
             usable: (state === undefined || CircuitBreaker.isAvailable(state, now)) && status !== "down",
             breaker: state ?? null,
             health: health.find((h) => h.route === name) ?? null,
@@ -608,7 +712,8 @@ export const make = (
       const now = yield* Clock.currentTimeMillis
       const out = []
       for (const [name, model] of Object.entries(config.models)) {
-        out.push({ model: name, aliases: model.aliases, ...(yield* routeState(models.get(name)!, now)) })
+        const served = models.get(name)!
+        out.push({ model: name, kind: served.kind, aliases: model.aliases, ...(yield* routeState(served, now)) })
       }
       return out
     })
@@ -616,11 +721,11 @@ export const make = (
     const ready = Effect.gen(function*() {
       const reasons: Array<string> = []
       for (const model of yield* routesJson) {
-        const image = model.routes.filter((r) => r.kind === "image")
-        if (!image.some((r) => r.usable)) {
+        const own = model.routes.filter((r) => r.kind === model.kind)
+        if (!own.some((r) => r.usable)) {
           reasons.push(
-            `model ${model.model}: no usable image route (${
-              image.map((r) => `${r.route}: ${r.breaker?._tag === "Open" ? "breaker open" : `health ${r.health?.status}`}`).join(
+            `model ${model.model}: no usable ${model.kind} route (${
+              own.map((r) => `${r.route}: ${r.breaker?._tag === "Open" ? "breaker open" : `health ${r.health?.status}`}`).join(
                 "; "
               )
             })`
@@ -637,8 +742,9 @@ export const make = (
       (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
     )
 
-    const router = HttpRouter.empty.pipe(
+    const gatewayRoutes = HttpRouter.empty.pipe(
       HttpRouter.post("/v1/images/generations", openAIImages),
+      HttpRouter.post("/v1/chat/completions", chatCompletions),
       HttpRouter.post("/v1beta/models/*", geminiGenerate),
       HttpRouter.post("/v1/models/*", geminiGenerate),
       HttpRouter.post("/v1alpha/models/*", geminiGenerate),
@@ -647,6 +753,8 @@ export const make = (
       HttpRouter.get("/v1/routes", Effect.map(routesJson, (models) => HttpServerResponse.unsafeJson({ models }))),
       HttpRouter.get("/metrics", metrics)
     )
+    // The one place other routes join the server (the dashboard): `Options.extraRoutes`.
+    const router = options.extraRoutes === undefined ? gatewayRoutes : HttpRouter.concat(gatewayRoutes, options.extraRoutes)
 
     const routed = yield* HttpRouter.toHttpApp(router)
     // Never a 500 for client input and never a crash: unknown paths are a JSON 404, and a defect (a bug)

@@ -2,7 +2,8 @@
  * The configuration of a gateway process: where it listens, the virtual keys
  * callers present (stored as SHA-256 digests), the providers it calls (their
  * keys read from the environment as `Redacted`), and the public model names it
- * serves, each backed by a `PipelineConfig`. Read from JSON or YAML; every
+ * serves, each backed by a `PipelineConfig` — an image pipeline, or a text
+ * pipeline (`kind: text`) served on the chat wire. Read from JSON or YAML; every
  * problem is reported with its path (`models.image.pipeline.plan[1].route`).
  *
  * @since 0.1.0
@@ -155,9 +156,20 @@ const configError = (issues: ReadonlyArray<ConfigIssue>, source?: string): Gatew
 
 const decodeDocument = Schema.decodeUnknownEither(Document, { errors: "all", onExcessProperty: "error" })
 
-// The wire a route's model needs: Gemini models are sized by name, OpenAI-style ones in pixels.
-const kindProblem = (model: string, kind: ProviderSettings["kind"], capabilities: Capabilities.ModelCapabilities) => {
-  if (!Capabilities.supports(capabilities, "image")) return undefined
+// The wire a route's model needs: Gemini image models are sized by name, OpenAI-style ones in pixels; a
+// text model from the table is served by a google provider only if it is a Gemini model (the OpenAI-compatible
+// wires can front anything). A route that declares its own capabilities is taken at its word.
+const kindProblem = (
+  model: string,
+  kind: ProviderSettings["kind"],
+  capabilities: Capabilities.ModelCapabilities,
+  declared: boolean
+) => {
+  if (!Capabilities.supports(capabilities, "image")) {
+    return kind === "google" && !declared && capabilities.provider !== "google"
+      ? `model "${model}" is not a Gemini model; a google provider cannot serve it`
+      : undefined
+  }
   const named = capabilities.sizing.kind === "named"
   if (kind === "google" && !named) return `model "${model}" is sized in pixels; a google provider cannot serve it`
   if (kind !== "google" && named) return `model "${model}" is sized by name (Gemini); a ${kind} provider cannot serve it`
@@ -191,7 +203,12 @@ const crossCheck = (
         })
         continue
       }
-      const problem = kindProblem(route.model, provider.kind, PipelineConfig.capabilitiesOf(model.pipeline, routeName))
+      const problem = kindProblem(
+        route.model,
+        provider.kind,
+        PipelineConfig.capabilitiesOf(model.pipeline, routeName),
+        route.capabilities !== undefined
+      )
       if (problem !== undefined) issues.push({ path: at, message: problem })
     }
   }

@@ -68,6 +68,24 @@ describe("GatewayConfig", () => {
         .toBe(true)
     }))
 
+  it.effect("decodes a text model; a google provider serves only Gemini text models", () =>
+    Effect.gen(function*() {
+      const input = valid() as any
+      input.models["gpt-5.2"] = {
+        pipeline: {
+          kind: "text",
+          routes: { gpt: { provider: "openai", model: "gpt-5.2" }, flash: { provider: "google", model: "gemini-2.5-flash" } },
+          plan: [{ route: "gpt" }, { route: "flash" }]
+        }
+      }
+      const config = yield* GatewayConfig.decode(input)
+      expect(config.models["gpt-5.2"]?.pipeline.kind).toBe("text")
+      input.models["gpt-5.2"].pipeline.routes.gpt.provider = "google"
+      expect(yield* issuesOf(input)).toStrictEqual([
+        `models.gpt-5.2.pipeline.routes.gpt.provider: model "gpt-5.2" is not a Gemini model; a google provider cannot serve it`
+      ])
+    }))
+
   it.effect("refuses no keys, duplicate keys and an alias that shadows a model", () =>
     Effect.gen(function*() {
       const noKeys = { ...valid(), keys: [] }

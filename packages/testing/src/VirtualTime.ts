@@ -82,7 +82,7 @@ export class VirtualClock implements Clock.Clock {
   }
 
   unsafeCurrentTimeNanos(): bigint {
-    return BigInt(this.now) * 1_000_000n
+    return BigInt(Math.round(this.now * 1_000_000))
   }
 
   readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.now)

@@ -257,9 +257,9 @@ export const runVirtual = <A, E>(scoped: Effect.Effect<A, E, Scope.Scope>, seed 
   const clock: Clock.Clock = {
     [Clock.ClockTypeId]: Clock.ClockTypeId,
     unsafeCurrentTimeMillis: () => now,
-    unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
+    unsafeCurrentTimeNanos: () => BigInt(Math.round(now * 1_000_000)),
     currentTimeMillis: Effect.sync(() => now),
-    currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
+    currentTimeNanos: Effect.sync(() => BigInt(Math.round(now * 1_000_000))),
     sleep: (duration) =>
       Effect.async<void>((resume) => {
         const sleeper: Sleeper = {
