@@ -62,7 +62,9 @@ const abortError = () => new DOMException("The request was aborted.", "AbortErro
 const rejectWith = (exit: Exit.Exit<unknown, unknown>): never => {
   if (Exit.isSuccess(exit)) throw new Error("unreachable")
   const failure = Cause.failureOption(exit.cause)
-  if (failure._tag === "Some") throw failure.value
+  // Effect wraps an error that fails inside a span (the pipeline's request and attempt spans) in a proxy that
+  // carries the span; a Promise caller gets the error itself.
+  if (failure._tag === "Some") throw Cause.originalError(failure.value)
   if (Cause.isInterruptedOnly(exit.cause)) throw abortError()
   throw Cause.squash(exit.cause)
 }

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import { Array as Arr, Duration, Effect, Either, Option, ParseResult, Predicate, Schema } from "effect"
 import * as YAML from "yaml"

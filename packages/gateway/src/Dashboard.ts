@@ -12,9 +12,12 @@
  *
  * @since 0.1.0
  */
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import type { ServeError } from "@effect/platform/HttpServerError"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Cause, Context, Duration, Effect, Layer, Option, type Scope } from "effect"
 import * as Http from "node:http"
 import type * as Timeline from "./Timeline.js"
@@ -51,23 +54,38 @@ export const data = (timeline: Timeline.Timeline.Service, since?: number): Effec
 const noStore = { "cache-control": "no-store" }
 
 /**
+ * What the dashboard shows: a timeline, or an effect that yields one — e.g.
+ * `Deferred.await` of a timeline made once the gateway it watches exists.
+ *
+ * @since 0.1.0
+ */
+export type Source = Timeline.Timeline.Service | Effect.Effect<Timeline.Timeline.Service>
+
+/**
  * The dashboard's routes, `GET /dashboard` (the page) and `GET /dashboard/data`
  * (JSON, `?since=<epoch ms>` for the samples after a moment), for the gateway
- * to add to its router (`HttpRouter.concat`) or to serve alone (`serve`).
+ * to add to its router (`HttpRouter.concat`, or `Gateway.Options.extraRoutes`)
+ * or to serve alone (`serve`). Given an effect, each data request runs it to
+ * find the timeline (so a request made before it exists waits for it).
  *
  * @since 0.1.0
  * @example
- * import { HttpRouter } from "@effect/platform"
- * import { Effect } from "effect"
- * import { Dashboard, Timeline } from "@ballast/gateway"
+ * import { Deferred, Effect } from "effect"
+ * import { Dashboard, Gateway, Timeline, type GatewayConfig } from "@ballast/gateway"
  *
- * const router = Effect.gen(function*() {
- *   const timeline = yield* Timeline.Timeline
- *   return HttpRouter.empty.pipe(HttpRouter.concat(Dashboard.routes(timeline)))
- * })
+ * declare const config: GatewayConfig.GatewayConfig
+ *
+ * // The timeline needs the gateway's pipelines, which `Gateway.make` builds: the routes wait for it.
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const timeline = yield* Deferred.make<Timeline.Timeline.Service>()
+ *   const gateway = yield* Gateway.make(config, { extraRoutes: Dashboard.routes(Deferred.await(timeline)) })
+ *   yield* Deferred.succeed(timeline, yield* Timeline.make(gateway))
+ *   console.log(`${gateway.url}/dashboard`)
+ * }))
  */
-export const routes = (timeline: Timeline.Timeline.Service): HttpRouter.HttpRouter =>
-  HttpRouter.empty.pipe(
+export const routes = (source: Source): HttpRouter.HttpRouter => {
+  const timeline = Effect.isEffect(source) ? source : Effect.succeed(source)
+  return HttpRouter.empty.pipe(
     HttpRouter.get("/dashboard", Effect.succeed(HttpServerResponse.html(page).pipe(HttpServerResponse.setHeaders(noStore)))),
     HttpRouter.get(
       "/dashboard/data",
@@ -81,11 +99,12 @@ export const routes = (timeline: Timeline.Timeline.Service): HttpRouter.HttpRout
             { status: 400, headers: noStore }
           )
         }
-        const body = yield* data(timeline, Number.isFinite(since) ? since : undefined)
+        const body = yield* data(yield* timeline, Number.isFinite(since) ? since : undefined)
         return HttpServerResponse.unsafeJson(body, { headers: noStore })
       })
     )
   )
+}
 
 const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "RouteNotFound"
 
@@ -106,12 +125,12 @@ const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "
  * }))
  */
 export const serve = (
-  timeline: Timeline.Timeline.Service,
+  source: Source,
   options: { readonly host?: string | undefined; readonly port?: number | undefined } = {}
-): Effect.Effect<{ readonly url: string; readonly port: number }, ServeError, Scope.Scope> =>
+): Effect.Effect<{ readonly url: string; readonly port: number }, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
-    const app = (yield* HttpRouter.toHttpApp(routes(timeline))).pipe(
+    const app = (yield* HttpRouter.toHttpApp(routes(source))).pipe(
       Effect.catchAllCause((cause) => {
         const failure = Cause.failureOption(cause)
         return Option.isSome(failure) && isRouteNotFound(failure.value)

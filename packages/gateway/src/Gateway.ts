@@ -13,8 +13,10 @@
  *   `x-goog-api-key` or `?key=`). A model of the other kind is a 400 naming
  *   `model`.
  * - `GET /health`, `GET /ready`, `GET /v1/routes`, `GET /metrics` (`Metrics.prometheus`;
- *   the gateway adds its overhead to `ballast_gateway_overhead_seconds`). These
- *   need no key: they carry no secret and are what probes and scrapers call.
+ *   the gateway adds its overhead to `ballast_gateway_overhead_seconds`), and
+ *   `GET /dashboard` (live per-route charts, `Dashboard`, fed by a `Timeline`
+ *   sampled every 2 s). These need no key: they carry no secret and are what
+ *   probes, scrapers and operators call.
  *
  * Why `HttpRouter` and explicit `Schema` decoding rather than `HttpApi`: the
  * wire endpoints must answer in the providers' own error shapes
@@ -35,8 +37,13 @@
  *
  * @since 0.1.0
  */
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+// Module imports, not the package barrel: the barrel loads every platform module, Swagger and Scalar UI assets included.
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import {
   CircuitBreaker,
   GeneratedImage,
@@ -71,9 +78,11 @@ import {
   type Scope
 } from "effect"
 import * as Http from "node:http"
+import * as Dashboard from "./Dashboard.js"
 import type { GatewayConfig, ProviderSettings } from "./GatewayConfig.js"
 import { parseIssues } from "./internal/issues.js"
 import * as Text from "./internal/text.js"
+import * as Timeline from "./Timeline.js"
 import * as Wire from "./internal/wire.js"
 import * as Sizing from "./Sizing.js"
 import * as VirtualKeys from "./VirtualKeys.js"
@@ -753,8 +762,11 @@ export const make = (
       HttpRouter.get("/v1/routes", Effect.map(routesJson, (models) => HttpServerResponse.unsafeJson({ models }))),
       HttpRouter.get("/metrics", metrics)
     )
-    // The one place other routes join the server (the dashboard): `Options.extraRoutes`.
-    const router = options.extraRoutes === undefined ? gatewayRoutes : HttpRouter.concat(gatewayRoutes, options.extraRoutes)
+    // The dashboard samples every model into a bounded timeline (in this scope) and serves the page and its data.
+    const timeline = yield* Timeline.make({ models, inFlight: Effect.sync(() => inFlight) })
+    const withDashboard = HttpRouter.concat(gatewayRoutes, Dashboard.routes(timeline))
+    // The one place other routes join the server: `Options.extraRoutes`.
+    const router = options.extraRoutes === undefined ? withDashboard : HttpRouter.concat(withDashboard, options.extraRoutes)
 
     const routed = yield* HttpRouter.toHttpApp(router)
     // Never a 500 for client input and never a crash: unknown paths are a JSON 404, and a defect (a bug)

@@ -309,7 +309,9 @@ export const make = (source: Source, options: Options = {}): Effect.Effect<Timel
       }
     })
 
-    yield* Effect.forkScoped(Effect.repeat(sample, Schedule.fixed(interval)))
+    // A sample that dies (a bug) is logged and skipped rather than ending the timeline.
+    const sampleSafely = Effect.catchAllCause(sample, (cause) => Effect.logWarning("timeline: a sample failed", cause))
+    yield* Effect.forkScoped(Effect.repeat(sampleSafely, Schedule.fixed(interval)))
 
     const ordered = (): ReadonlyArray<Sample> => ring.length < capacity ? [...ring] : [...ring.slice(next), ...ring.slice(0, next)]
 

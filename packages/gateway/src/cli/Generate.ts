@@ -14,7 +14,7 @@
 import { AspectRatio, ImageRequest, type ImageResult, Pipeline, PipelineConfig, Resolution } from "@ballast/core"
 import { Scenario, Simulation } from "@ballast/testing"
 import { Args, Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Duration, Effect, Option } from "effect"
 import * as CliFailure from "./CliFailure.js"
 import { loadPipelineConfig } from "./internal/config.js"

@@ -1,5 +1,5 @@
 /**
- * `ballast serve [--config file] [--port n] [--demo [--scenario name]]`: runs
+ * `ballast serve [--config file] [--port n] [--demo [--scenario name]] [--log-format json|text]`: runs
  * the OpenAI- and Gemini-compatible gateway until interrupted (Ctrl-C drains
  * in-flight requests). `--demo` serves the demo configuration (`Demo.layer`)
  * on simulated providers — the fault server playing a scenario — and needs no
@@ -11,7 +11,7 @@
 import { Scenario } from "@ballast/testing"
 import { Command, Options } from "@effect/cli"
 import type { FileSystem } from "@effect/platform"
-import { Console, Context, Effect, Either, Layer, Option, type Scope } from "effect"
+import { Console, Context, Effect, Either, Layer, Logger, Option, type Scope } from "effect"
 import * as Demo from "../Demo.js"
 import * as Gateway from "../Gateway.js"
 import * as GatewayConfig from "../GatewayConfig.js"
@@ -34,6 +34,12 @@ const demo = Options.boolean("demo").pipe(
   Options.withDescription(
     "Serve the reference image and text chains on simulated providers; needs no keys and accepts the virtual key ballast-demo."
   )
+)
+const logFormat = Options.choice("log-format", ["json", "text"]).pipe(
+  Options.withDescription(
+    "How the gateway logs: one JSON object per line (default when stdout is not a terminal), or readable text."
+  ),
+  Options.optional
 )
 const scenario = Options.text("scenario").pipe(
   Options.withPseudoName("name"),
@@ -109,8 +115,15 @@ export const start = (args: {
  *
  * @since 0.1.0
  */
-export const command = Command.make("serve", { config, port, demo, scenario }, (args) =>
-  Effect.scoped(Effect.zipRight(start(args), Effect.never))).pipe(
+export const command = Command.make("serve", { config, port, demo, scenario, logFormat }, (args) =>
+  Effect.scoped(Effect.zipRight(start(args), Effect.never)).pipe(
+    // Structured logs for machines (log shippers read one JSON object per line), readable ones for people.
+    Effect.provide(
+      Option.getOrElse(args.logFormat, () => (process.stdout.isTTY ? "text" : "json")) === "json"
+        ? Logger.json
+        : Logger.pretty
+    )
+  )).pipe(
     Command.withDescription(
       "Runs the OpenAI- and Gemini-compatible gateway until interrupted: --demo on simulated providers, or --config with real ones."
     )

@@ -9,7 +9,7 @@
  */
 import type { PipelineConfig } from "@ballast/core"
 import { Args, Command } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect, Predicate } from "effect"
 import * as YAML from "yaml"
 import * as GatewayConfig from "../GatewayConfig.js"

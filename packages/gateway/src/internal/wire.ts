@@ -4,7 +4,7 @@
  * `{"error":{code,message,status}}`, with the matching HTTP status and a
  * `retry-after` header for 429s.
  */
-import { HttpServerResponse } from "@effect/platform"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type { GenerationError } from "@ballast/core"
 import { Duration, Option } from "effect"
 

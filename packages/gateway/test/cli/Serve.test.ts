@@ -23,7 +23,7 @@ describe("ballast serve", () => {
       yield* Fiber.interrupt(fiber)
     }), 30_000)
 
-  it.effect("bad usage exits 2: no --demo or --config, both, a bad port or scenario", () =>
+  it.effect("bad usage exits 2: no --demo or --config, both, a bad port, scenario or log format", () =>
     Effect.gen(function*() {
       for (
         const argv of [
@@ -31,7 +31,8 @@ describe("ballast serve", () => {
           ["serve", "--demo", "--config", "gateway.yaml"],
           ["serve", "--demo", "--port", "http"],
           ["serve", "--demo", "--port", "70000"],
-          ["serve", "--demo", "--scenario", "nope"]
+          ["serve", "--demo", "--scenario", "nope"],
+          ["serve", "--demo", "--log-format", "xml"]
         ]
       ) {
         const { code, err } = yield* run(argv)
