@@ -4,7 +4,9 @@
  * in-flight requests). `--demo` serves the demo configuration (`Demo.layer`)
  * on simulated providers — the fault server playing a scenario — and needs no
  * keys; `--config` serves a gateway configuration file with real providers
- * (`Gateway.make`).
+ * (`Gateway.make`). With `OTEL_EXPORTER_OTLP_ENDPOINT` set, traces — a span
+ * per HTTP request, per pipeline request and per provider attempt — are
+ * exported over OTLP/HTTP (`Tracing.layerFromEnv`) and flushed on shutdown.
  *
  * @since 0.1.0
  */
@@ -15,6 +17,7 @@ import { Console, Context, Effect, Either, Layer, Logger, Option, type Scope } f
 import * as Demo from "../Demo.js"
 import * as Gateway from "../Gateway.js"
 import * as GatewayConfig from "../GatewayConfig.js"
+import * as Tracing from "../Tracing.js"
 import * as CliFailure from "./CliFailure.js"
 
 const config = Options.text("config").pipe(
@@ -110,6 +113,11 @@ export const start = (args: {
     return yield* startFromFile(args.config.value, { port }).pipe(Effect.catchAll(gatewayFailure))
   })
 
+// Tracing only when OTEL_EXPORTER_OTLP_ENDPOINT is set; an unreadable setting is a CLI failure, not a defect.
+const tracing = Tracing.layerFromEnv.pipe(
+  Layer.catchAll((error) => Layer.effectDiscard(CliFailure.failure(`tracing: ${String(error)}`)))
+)
+
 /**
  * The `serve` command.
  *
@@ -117,6 +125,8 @@ export const start = (args: {
  */
 export const command = Command.make("serve", { config, port, demo, scenario, logFormat }, (args) =>
   Effect.scoped(Effect.zipRight(start(args), Effect.never)).pipe(
+    // Outside the gateway's scope, so the spans of the drain are flushed when the tracer shuts down.
+    Effect.provide(tracing),
     // Structured logs for machines (log shippers read one JSON object per line), readable ones for people.
     Effect.provide(
       Option.getOrElse(args.logFormat, () => (process.stdout.isTTY ? "text" : "json")) === "json"
@@ -125,6 +135,6 @@ export const command = Command.make("serve", { config, port, demo, scenario, log
     )
   )).pipe(
     Command.withDescription(
-      "Runs the OpenAI- and Gemini-compatible gateway until interrupted: --demo on simulated providers, or --config with real ones."
+      "Runs the OpenAI- and Gemini-compatible gateway until interrupted: --demo on simulated providers, or --config with real ones. Set OTEL_EXPORTER_OTLP_ENDPOINT to export traces over OTLP/HTTP (service name OTEL_SERVICE_NAME, default ballast-gateway)."
     )
   )
