@@ -10,9 +10,14 @@
  *
  * @since 0.1.0
  */
-import { Effect, Metric, MetricBoundaries, type MetricKey, type MetricKeyType, type MetricPair, MetricState } from "effect"
+import { Effect, Metric, MetricBoundaries, MetricKey, type MetricKeyType, type MetricPair, MetricState } from "effect"
 
 const seconds = MetricBoundaries.fromIterable([0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300])
+
+const requestsKey = MetricKey.counter("ballast_requests_total", {
+  description: "Requests by model, answering route, outcome and error tag",
+  incremental: true
+})
 
 /**
  * Requests answered or failed: `model` (the pipeline's label), `route` (the
@@ -21,42 +26,45 @@ const seconds = MetricBoundaries.fromIterable([0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 
  *
  * @since 0.1.0
  */
-export const requests = Metric.counter("ballast_requests_total", {
-  description: "Requests by model, answering route, outcome and error tag",
-  incremental: true
-})
+export const requests = Metric.fromMetricKey(requestsKey)
 
-/**
- * Request latency in seconds, by `model` and `outcome`.
- *
- * @since 0.1.0
- */
-export const requestDuration = Metric.histogram(
+const requestDurationKey = MetricKey.histogram(
   "ballast_request_duration_seconds",
   seconds,
   "Request latency across every retry and fallback, in seconds"
 )
 
 /**
+ * Request latency in seconds, by `model` and `outcome`.
+ *
+ * @since 0.1.0
+ */
+export const requestDuration = Metric.fromMetricKey(requestDurationKey)
+
+const providerCallsKey = MetricKey.counter("ballast_provider_calls_total", {
+  description: "Provider calls by route and outcome",
+  incremental: true
+})
+
+/**
  * Provider calls by `route` and `outcome` (`success` or the error's tag).
  *
  * @since 0.1.0
  */
-export const providerCalls = Metric.counter("ballast_provider_calls_total", {
-  description: "Provider calls by route and outcome",
-  incremental: true
-})
+export const providerCalls = Metric.fromMetricKey(providerCallsKey)
+
+const providerCallDurationKey = MetricKey.histogram(
+  "ballast_provider_call_duration_seconds",
+  seconds,
+  "Provider call latency in seconds"
+)
 
 /**
  * Provider call latency in seconds, by `route` and `outcome`.
  *
  * @since 0.1.0
  */
-export const providerCallDuration = Metric.histogram(
-  "ballast_provider_call_duration_seconds",
-  seconds,
-  "Provider call latency in seconds"
-)
+export const providerCallDuration = Metric.fromMetricKey(providerCallDurationKey)
 
 /**
  * A gateway's own time per request, in seconds: total time minus the time
@@ -99,9 +107,13 @@ export const retryBudget = Metric.gauge("ballast_retry_budget_tokens", {
   description: "Retries a route's retry budget can pay for now"
 })
 
-const outcomeCounters = new Map<string, Metric.Metric.Counter<number>>()
+// A metric made with `Metric.tagged` builds a new key, and hashes it, on every update; a metric made from a
+// key that already holds its tags finds its hook at once. Each label combination is built once.
+const withTags = <Type extends MetricKeyType.MetricKeyType<any, any>>(
+  key: MetricKey.MetricKey<Type>,
+  tags: ReadonlyArray<readonly [string, string]>
+) => Metric.fromMetricKey(tags.reduce((tagged, [name, value]) => MetricKey.tagged(tagged, name, value), key))
 
-// A tagged metric is a new key each time it is made: build each label combination once.
 const cached = <M>(cache: Map<string, M>, key: string, make: () => M): M => {
   let metric = cache.get(key)
   if (metric === undefined) {
@@ -111,9 +123,10 @@ const cached = <M>(cache: Map<string, M>, key: string, make: () => M): M => {
   return metric
 }
 
-const requestDurations = new Map<string, Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, MetricState.MetricState.Histogram>>()
-const callCounters = new Map<string, Metric.Metric.Counter<number>>()
-const callDurations = new Map<string, Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, MetricState.MetricState.Histogram>>()
+const requestCounters = new Map<string, ReturnType<typeof withTags<MetricKeyType.MetricKeyType.Counter<number>>>>()
+const requestDurations = new Map<string, ReturnType<typeof withTags<MetricKeyType.MetricKeyType.Histogram>>>()
+const callCounters = new Map<string, ReturnType<typeof withTags<MetricKeyType.MetricKeyType.Counter<number>>>>()
+const callDurations = new Map<string, ReturnType<typeof withTags<MetricKeyType.MetricKeyType.Histogram>>>()
 
 /**
  * Records one request's end.
@@ -128,15 +141,15 @@ export const recordRequest = (labels: {
   readonly seconds: number
 }): Effect.Effect<void> => {
   const key = `${labels.model}\u0000${labels.route}\u0000${labels.outcome}\u0000${labels.error}`
-  const counter = cached(outcomeCounters, key, () =>
-    requests.pipe(
-      Metric.tagged("model", labels.model),
-      Metric.tagged("route", labels.route),
-      Metric.tagged("outcome", labels.outcome),
-      Metric.tagged("error", labels.error)
-    ))
+  const counter = cached(requestCounters, key, () =>
+    withTags(requestsKey, [
+      ["model", labels.model],
+      ["route", labels.route],
+      ["outcome", labels.outcome],
+      ["error", labels.error]
+    ]))
   const duration = cached(requestDurations, `${labels.model}\u0000${labels.outcome}`, () =>
-    requestDuration.pipe(Metric.tagged("model", labels.model), Metric.tagged("outcome", labels.outcome)))
+    withTags(requestDurationKey, [["model", labels.model], ["outcome", labels.outcome]]))
   return Effect.zipRight(Metric.increment(counter), Metric.update(duration, labels.seconds))
 }
 
@@ -152,9 +165,9 @@ export const recordCall = (labels: {
 }): Effect.Effect<void> => {
   const key = `${labels.route}\u0000${labels.outcome}`
   const counter = cached(callCounters, key, () =>
-    providerCalls.pipe(Metric.tagged("route", labels.route), Metric.tagged("outcome", labels.outcome)))
+    withTags(providerCallsKey, [["route", labels.route], ["outcome", labels.outcome]]))
   const duration = cached(callDurations, key, () =>
-    providerCallDuration.pipe(Metric.tagged("route", labels.route), Metric.tagged("outcome", labels.outcome)))
+    withTags(providerCallDurationKey, [["route", labels.route], ["outcome", labels.outcome]]))
   return Effect.zipRight(Metric.increment(counter), Metric.update(duration, labels.seconds))
 }
 

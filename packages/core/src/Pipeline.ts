@@ -445,8 +445,11 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
                 observe(policies.route, step, exit, previous)
               )
             }).pipe(
+              // No call-site stack trace: capturing one (an `Error().stack`) per call cost more than the rest of the
+              // pipeline together; the spans' names and attributes say where they come from.
               Effect.withSpan("ballast.attempt", {
                 kind: "client",
+                captureStackTrace: false,
                 attributes: {
                   "ballast.route": policies.route,
                   "ballast.resolution": step.resolution,
@@ -747,7 +750,10 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
               )
             }),
             // One span per request, around every attempt's span.
-            Effect.withSpan("ballast.request", { attributes: { "ballast.model": labels.model, "ballast.kind": config.kind } })
+            Effect.withSpan("ballast.request", {
+              captureStackTrace: false,
+              attributes: { "ballast.model": labels.model, "ballast.kind": config.kind }
+            })
           )
         })
       )
