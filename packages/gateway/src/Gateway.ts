@@ -405,6 +405,31 @@ const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset
 const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "RouteNotFound"
 
 /**
+ * Builds every model of a configuration without serving it: one provider
+ * client per `providers` entry (its API key read from the environment
+ * variable the entry names) and one pipeline per public model, by its
+ * configured name. The pipelines live — their health probes run — until the
+ * scope closes. `make` serves what this builds; the CLI runs it in-process.
+ *
+ * Fails with a `GatewayError` naming the variable when a provider's key is not
+ * set (never the key itself), or naming the model whose pipeline would not build.
+ *
+ * @since 0.1.0
+ */
+export const buildModels = (
+  config: GatewayConfig
+): Effect.Effect<ReadonlyMap<string, Gateway.Model>, GatewayError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clients = new Map<string, Client>()
+    for (const [name, settings] of Object.entries(config.providers)) clients.set(name, yield* clientOf(name, settings))
+    const models = new Map<string, Gateway.Model>()
+    for (const [name, settings] of Object.entries(config.models)) {
+      models.set(name, yield* buildPipeline(name, settings.pipeline, clients))
+    }
+    return models
+  })
+
+/**
  * Builds every model's pipeline, binds the server and serves until the
  * scope closes. Closing the scope stops accepting connections, lets in-flight
  * requests finish for up to `server.shutdownTimeout`, then closes every
@@ -417,14 +442,10 @@ export const make = (
   options: Gateway.Options = {}
 ): Effect.Effect<Gateway.Service, GatewayError, Scope.Scope> =>
   Effect.gen(function*() {
-    const clients = new Map<string, Client>()
-    for (const [name, settings] of Object.entries(config.providers)) clients.set(name, yield* clientOf(name, settings))
-
+    const models = yield* buildModels(config)
     const served = new Map<string, Served>()
-    const models = new Map<string, Gateway.Model>()
     for (const [name, settings] of Object.entries(config.models)) {
-      const model = yield* buildPipeline(name, settings.pipeline, clients)
-      models.set(name, model)
+      const model = models.get(name)!
       served.set(name, { ...model, name })
       for (const alias of settings.aliases) served.set(alias, { ...model, name })
     }

@@ -11,6 +11,10 @@ const clearLine = "\r\x1b[K"
 export const line = (text: string): Effect.Effect<void> =>
   Console.error(interactive() ? `${clearLine}${text}` : text)
 
+/** `line`, synchronously on a given console (for callbacks that cannot run an effect). */
+export const unsafeLine = (console: Console.Console, text: string): void =>
+  console.unsafe.error(interactive() ? `${clearLine}${text}` : text)
+
 /**
  * Shows `label` with a spinner and the elapsed time on stderr, redrawn every
  * 100 ms until the scope closes (then erased). Does nothing when stderr is not
