@@ -10,23 +10,12 @@
 import type { PipelineConfig } from "@ballast/core"
 import { Args, Command } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Console, Effect, Predicate } from "effect"
-import * as YAML from "yaml"
-import * as GatewayConfig from "../GatewayConfig.js"
-import * as CliFailure from "./CliFailure.js"
+import { Console, Effect } from "effect"
+import type * as CliFailure from "./CliFailure.js"
 import { loadPipelineConfig, planLine } from "./internal/config.js"
+import { isGatewayConfig, loadGatewayConfig } from "./internal/gateway.js"
 
 const file = Args.text({ name: "file" }).pipe(Args.withDescription("A pipeline or gateway configuration, .yaml, .yml or .json."))
-
-// A gateway configuration maps public model names to plans under a top-level `models` key. A file that
-// cannot be read or parsed here is left to `PipelineConfig.fromFile`, which names the problem.
-const isGatewayConfig = (path: string): Effect.Effect<boolean, never, FileSystem.FileSystem> =>
-  FileSystem.FileSystem.pipe(
-    Effect.flatMap((fs) => fs.readFileString(path)),
-    Effect.flatMap((text) => Effect.try(() => YAML.parse(text) as unknown)),
-    Effect.map((document) => Predicate.isRecord(document) && Object.hasOwn(document, "models")),
-    Effect.orElseSucceed(() => false)
-  )
 
 const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`
 
@@ -46,9 +35,7 @@ const describe = (config: PipelineConfig.PipelineConfig) =>
 export const validate = (path: string): Effect.Effect<string, CliFailure.CliFailure, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     if (yield* isGatewayConfig(path)) {
-      const gateway = yield* GatewayConfig.fromFile(path).pipe(
-        Effect.catchTag("GatewayConfigError", (error) => CliFailure.failure(error.message))
-      )
+      const gateway = yield* loadGatewayConfig(path)
       const models = Object.entries(gateway.models)
       return [
         `valid: gateway configuration, ${plural(models.length, "model")}, ${plural(gateway.keys.length, "virtual key")}`,
