@@ -228,6 +228,25 @@ export const race: {
   raceReporting<A | A2, E | E2, R | R2>([primary, ...alternates], options, () => Effect.void))
 
 /**
+ * Nothing counted yet.
+ *
+ * @since 0.1.0
+ */
+export const noStats: Stats = { calls: 0, hedged: 0, hedgeWins: 0 }
+
+/**
+ * Adds one call's report to the counts: a call, hedged if any attempt was
+ * started as a hedge, a hedge win if such an attempt won.
+ *
+ * @since 0.1.0
+ */
+export const tally = ({ started, winner }: Report) => (stats: Stats): Stats => ({
+  calls: stats.calls + 1,
+  hedged: stats.hedged + (started.includes("hedge") ? 1 : 0),
+  hedgeWins: stats.hedgeWins + (Option.isSome(winner) && started[winner.value] === "hedge" ? 1 : 0)
+})
+
+/**
  * Makes a `Hedger` with fixed options, which counts its calls, the calls it
  * hedged and the calls a hedge won.
  *
@@ -243,14 +262,8 @@ export const race: {
  * })
  */
 export const make = (options: Options): Effect.Effect<Hedger> =>
-  Effect.map(Ref.make<Stats>({ calls: 0, hedged: 0, hedgeWins: 0 }), (stats) => {
-    const count = ({ started, winner }: Report) =>
-      Ref.update(stats, (current) => ({
-        calls: current.calls + 1,
-        hedged: current.hedged + (started.includes("hedge") ? 1 : 0),
-        hedgeWins: current.hedgeWins +
-          (Option.isSome(winner) && started[winner.value] === "hedge" ? 1 : 0)
-      }))
+  Effect.map(Ref.make(noStats), (stats) => {
+    const count = (report: Report) => Ref.update(stats, tally(report))
     return {
       run: (attempts) => raceReporting(attempts, options, count),
       stats: Ref.get(stats)

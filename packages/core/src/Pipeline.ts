@@ -323,7 +323,7 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
       ? Option.some(yield* Degradation.make(config.adaptive))
       : Option.none<Degradation.Degradation>()
 
-    const hedgeStats = yield* Ref.make<Hedge.Stats>({ calls: 0, hedged: 0, hedgeWins: 0 })
+    const hedgeStats = yield* Ref.make(Hedge.noStats)
 
     // The live gauges (breaker states, health, retry budgets) are read when the metrics are rendered.
     const breakerStates = ["Closed", "Open", "HalfOpen", "Isolated"]
@@ -681,12 +681,7 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
       const race = Hedge.raceReporting(
         Arr.map(raced as Arr.NonEmptyArray<Arr.NonEmptyArray<Fallback.Step<A>>>, (chain) => Fallback.run(chain, labels)),
         { delay, maxHedges: config.hedge.maxHedges },
-        ({ started, winner }) =>
-          Ref.update(hedgeStats, (stats) => ({
-            calls: stats.calls + 1,
-            hedged: stats.hedged + (started.includes("hedge") ? 1 : 0),
-            hedgeWins: stats.hedgeWins + (Option.isSome(winner) && started[winner.value] === "hedge" ? 1 : 0)
-          }))
+        (report) => Ref.update(hedgeStats, Hedge.tally(report))
       )
       return Arr.isNonEmptyReadonlyArray(rest)
         ? Fallback.run([Fallback.step(firstRoute, "hedged", race), ...rest], labels)

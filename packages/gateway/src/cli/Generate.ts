@@ -48,7 +48,10 @@ const aspectRatio = oneOf("aspect-ratio", AspectRatio.literals).pipe(
   Options.withDefault("16:9" as const)
 )
 const out = Options.text("out").pipe(
-  Options.withPseudoName("file"),Options.withDescription("Write the image here (PNG)."), Options.optional)
+  Options.withPseudoName("file"),
+  Options.withDescription("Write the image here (PNG)."),
+  Options.optional
+)
 const config = Options.text("config").pipe(
   Options.withPseudoName("file"),
   Options.withDescription(
