@@ -2,7 +2,9 @@
  * One conformance suite, written once as a function of a provider descriptor
  * and run through `it.layer` against every real provider Layer (Gemini image
  * and text on `@google/genai`, OpenAI image and text on `openai`), each
- * pointed at its own fault-injection server.
+ * pointed at its own fault-injection server — once with the SDKs on the
+ * global `fetch`, once on the gateway's pooled `Upstream` fetch, which must
+ * not change a single outcome.
  *
  * The four provider suites run concurrently (each has its own server, so they
  * cannot interfere); the cases inside one provider run in order, with
@@ -20,6 +22,7 @@ import {
 } from "@ballast/core"
 import { GeminiClient, GeminiImageGenerator, GeminiTextGenerator } from "@ballast/google"
 import { OpenAIClient, OpenAIImageGenerator, OpenAITextGenerator } from "@ballast/openai"
+import { Upstream } from "@ballast/gateway"
 import { FaultServer } from "@ballast/testing"
 import {
   Cause,
@@ -31,7 +34,8 @@ import {
   Logger,
   LogLevel,
   Option,
-  Redacted
+  Redacted,
+  type Scope
 } from "effect"
 
 const geminiKey = "test-key-AIzaSyD-secret"
@@ -153,18 +157,37 @@ const openAICases = (kind: "images" | "chat"): ReadonlyArray<Case> => [
 // ---------------------------------------------------------------------------
 // Provider Layers, each on its own fault server
 
+// How the SDKs send: the global `fetch`, or the gateway's `Upstream` pool (`undefined` is the SDK's default).
+type Transport = { readonly name: string; readonly fetch: Effect.Effect<typeof globalThis.fetch | undefined, never, Scope.Scope> }
+
+const transports: ReadonlyArray<Transport> = [
+  { name: "global fetch", fetch: Effect.succeed(undefined) },
+  { name: "Upstream.fetch", fetch: Effect.map(Upstream.make(), (upstream) => upstream.fetch) }
+]
+
+interface Endpoint {
+  readonly url: string
+  readonly fetch: typeof globalThis.fetch | undefined
+}
+
 const withServer = <R>(
-  build: (url: string) => Layer.Layer<R>
+  transport: Transport,
+  build: (endpoint: Endpoint) => Layer.Layer<R>
 ): Layer.Layer<R | FaultServer.FaultServerTag> =>
-  Layer.unwrapEffect(Effect.map(FaultServer.FaultServerTag, (server) => build(server.url))).pipe(
-    Layer.provideMerge(FaultServer.layer())
-  )
+  Layer.unwrapScoped(
+    Effect.zipWith(FaultServer.FaultServerTag, transport.fetch, (server, fetch) => build({ url: server.url, fetch }))
+  ).pipe(Layer.provideMerge(FaultServer.layer()))
 
-const geminiClient = (url: string) =>
-  GeminiClient.layer({ apiKey: Redacted.make(geminiKey), baseUrl: url, timeout: clientTimeout })
+const geminiClient = ({ fetch, url }: Endpoint) =>
+  GeminiClient.layer({
+    apiKey: Redacted.make(geminiKey),
+    baseUrl: url,
+    timeout: clientTimeout,
+    ...(fetch !== undefined ? { fetch } : {})
+  })
 
-const openAIClient = (url: string) =>
-  OpenAIClient.layer({ apiKey: Redacted.make(openAIKey), baseUrl: `${url}/v1`, timeout: clientTimeout })
+const openAIClient = ({ fetch, url }: Endpoint) =>
+  OpenAIClient.layer({ apiKey: Redacted.make(openAIKey), baseUrl: `${url}/v1`, timeout: clientTimeout, fetch })
 
 const imageCall = (request: ImageRequest): Effect.Effect<Delivered, GenerationError, ImageGenerator> =>
   Effect.flatMap(ImageGenerator, (images) => images.generate(request)).pipe(
@@ -185,9 +208,10 @@ const geminiTextModel = "gemini-2.5-flash"
 const openAIImageModel = "gpt-image-2"
 const openAITextModel = "gpt-4.1"
 
-const geminiImage: Provider<ImageGenerator> = {
-  name: `Gemini image (${geminiImageModel})`,
-  layer: withServer((url) => GeminiImageGenerator.layer({ model: geminiImageModel }).pipe(Layer.provide(geminiClient(url)))),
+const geminiImage = (transport: Transport): Provider<ImageGenerator> => ({
+  name: `Gemini image (${geminiImageModel}), ${transport.name}`,
+  layer: withServer(transport, (endpoint) =>
+    GeminiImageGenerator.layer({ model: geminiImageModel }).pipe(Layer.provide(geminiClient(endpoint)))),
   model: geminiImageModel,
   secret: geminiKey,
   api: "gemini",
@@ -197,11 +221,12 @@ const geminiImage: Provider<ImageGenerator> = {
   probe: imageProbe,
   success: { _tag: "Image", route: `google/${geminiImageModel}`, resolution: "2K", aspectRatio: "16:9" },
   cases: geminiCases
-}
+})
 
-const geminiText: Provider<TextGenerator> = {
-  name: `Gemini text (${geminiTextModel})`,
-  layer: withServer((url) => GeminiTextGenerator.layer({ model: geminiTextModel }).pipe(Layer.provide(geminiClient(url)))),
+const geminiText = (transport: Transport): Provider<TextGenerator> => ({
+  name: `Gemini text (${geminiTextModel}), ${transport.name}`,
+  layer: withServer(transport, (endpoint) =>
+    GeminiTextGenerator.layer({ model: geminiTextModel }).pipe(Layer.provide(geminiClient(endpoint)))),
   model: geminiTextModel,
   secret: geminiKey,
   api: "gemini",
@@ -211,14 +236,13 @@ const geminiText: Provider<TextGenerator> = {
   probe: textProbe,
   success: { _tag: "Text", route: `google/${geminiTextModel}`, text: "Hello from the fault server." },
   cases: geminiCases
-}
+})
 
-const openAIImage: Provider<ImageGenerator> = {
-  name: `OpenAI image (${openAIImageModel})`,
-  layer: withServer((url) =>
+const openAIImage = (transport: Transport): Provider<ImageGenerator> => ({
+  name: `OpenAI image (${openAIImageModel}), ${transport.name}`,
+  layer: withServer(transport, (endpoint) =>
     // UnsupportedModel cannot happen for a model of the capability table.
-    OpenAIImageGenerator.layer({ model: openAIImageModel }).pipe(Layer.provide(openAIClient(url)), Layer.orDie)
-  ),
+    OpenAIImageGenerator.layer({ model: openAIImageModel }).pipe(Layer.provide(openAIClient(endpoint)), Layer.orDie)),
   model: openAIImageModel,
   secret: openAIKey,
   api: "openai-images",
@@ -228,11 +252,12 @@ const openAIImage: Provider<ImageGenerator> = {
   probe: imageProbe,
   success: { _tag: "Image", route: `openai/${openAIImageModel}`, resolution: "2K", aspectRatio: "16:9" },
   cases: openAICases("images")
-}
+})
 
-const openAIText: Provider<TextGenerator> = {
-  name: `OpenAI text (${openAITextModel})`,
-  layer: withServer((url) => OpenAITextGenerator.layer({ model: openAITextModel }).pipe(Layer.provide(openAIClient(url)))),
+const openAIText = (transport: Transport): Provider<TextGenerator> => ({
+  name: `OpenAI text (${openAITextModel}), ${transport.name}`,
+  layer: withServer(transport, (endpoint) =>
+    OpenAITextGenerator.layer({ model: openAITextModel }).pipe(Layer.provide(openAIClient(endpoint)))),
   model: openAITextModel,
   secret: openAIKey,
   api: "openai-chat",
@@ -242,7 +267,7 @@ const openAIText: Provider<TextGenerator> = {
   probe: textProbe,
   success: { _tag: "Text", route: `openai/${openAITextModel}`, text: "Hello from the fault server." },
   cases: openAICases("chat")
-}
+})
 
 // ---------------------------------------------------------------------------
 // The suite
@@ -396,7 +421,7 @@ const conformance = <R>(provider: Provider<R>) =>
       }), sequential)
   })
 
-// The providers' suites run side by side; each has its own server.
+// The providers' suites run side by side, on each transport; each has its own server.
 describe.concurrent("provider conformance against the fault server", () => {
   // Whatever the SDKs or Effect's logger print goes through the console: no secret may appear there either.
   const printed: Array<string> = []
@@ -417,10 +442,12 @@ describe.concurrent("provider conformance against the fault server", () => {
     }
   })
 
-  conformance(geminiImage)
-  conformance(geminiText)
-  conformance(openAIImage)
-  conformance(openAIText)
+  for (const transport of transports) {
+    conformance(geminiImage(transport))
+    conformance(geminiText(transport))
+    conformance(openAIImage(transport))
+    conformance(openAIText(transport))
+  }
 })
 
 // The fault server's 401 echoes "Incorrect API key provided: sk-test.": with that very key, the body carries

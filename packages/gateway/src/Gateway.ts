@@ -83,6 +83,7 @@ import type { GatewayConfig, ProviderSettings } from "./GatewayConfig.js"
 import { parseIssues } from "./internal/issues.js"
 import * as Text from "./internal/text.js"
 import * as Timeline from "./Timeline.js"
+import * as Upstream from "./Upstream.js"
 import * as Wire from "./internal/wire.js"
 import * as Sizing from "./Sizing.js"
 import * as VirtualKeys from "./VirtualKeys.js"
@@ -197,7 +198,11 @@ type Client =
   | { readonly _tag: "google"; readonly layer: Layer.Layer<GeminiClient> }
   | { readonly _tag: "openai"; readonly layer: Layer.Layer<OpenAIClient>; readonly compatible: boolean }
 
-const clientOf = (name: string, settings: ProviderSettings): Effect.Effect<Client, GatewayError> =>
+const clientOf = (
+  name: string,
+  settings: ProviderSettings,
+  fetch: typeof globalThis.fetch
+): Effect.Effect<Client, GatewayError> =>
   Effect.gen(function*() {
     const apiKey = yield* Config.redacted(settings.apiKeyEnv).pipe(
       Effect.mapError(() =>
@@ -208,7 +213,8 @@ const clientOf = (name: string, settings: ProviderSettings): Effect.Effect<Clien
       const client = yield* GeminiClient.make({
         apiKey,
         ...(settings.baseUrl !== undefined ? { baseUrl: settings.baseUrl } : {}),
-        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {})
+        ...(settings.timeout !== undefined ? { timeout: settings.timeout } : {}),
+        fetch
       })
       return { _tag: "google", layer: Layer.succeed(GeminiClient, client) }
     }
@@ -216,7 +222,8 @@ const clientOf = (name: string, settings: ProviderSettings): Effect.Effect<Clien
       apiKey,
       baseUrl: settings.baseUrl,
       timeout: settings.timeout,
-      provider: name
+      provider: name,
+      fetch
     })
     return { _tag: "openai", layer: Layer.succeed(OpenAIClient, client), compatible: settings.kind === "openai-compatible" }
   })
@@ -407,9 +414,10 @@ const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "
 /**
  * Builds every model of a configuration without serving it: one provider
  * client per `providers` entry (its API key read from the environment
- * variable the entry names) and one pipeline per public model, by its
- * configured name. The pipelines live — their health probes run — until the
- * scope closes. `make` serves what this builds; the CLI runs it in-process.
+ * variable the entry names), all of them sending through one `Upstream`
+ * connection pool, and one pipeline per public model, by its configured name.
+ * The pipelines live — their health probes run — until the scope closes.
+ * `make` serves what this builds; the CLI runs it in-process.
  *
  * Fails with a `GatewayError` naming the variable when a provider's key is not
  * set (never the key itself), or naming the model whose pipeline would not build.
@@ -420,8 +428,9 @@ export const buildModels = (
   config: GatewayConfig
 ): Effect.Effect<ReadonlyMap<string, Gateway.Model>, GatewayError, Scope.Scope> =>
   Effect.gen(function*() {
+    const { fetch } = yield* Upstream.make()
     const clients = new Map<string, Client>()
-    for (const [name, settings] of Object.entries(config.providers)) clients.set(name, yield* clientOf(name, settings))
+    for (const [name, settings] of Object.entries(config.providers)) clients.set(name, yield* clientOf(name, settings, fetch))
     const models = new Map<string, Gateway.Model>()
     for (const [name, settings] of Object.entries(config.models)) {
       models.set(name, yield* buildPipeline(name, settings.pipeline, clients))

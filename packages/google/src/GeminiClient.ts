@@ -38,7 +38,8 @@ export class GeminiClient extends Context.Tag("@ballast/google/GeminiClient")<Ge
         httpOptions: {
           timeout: Duration.toMillis(options.timeout ?? Duration.seconds(120)),
           ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}),
-          ...(options.headers !== undefined ? { headers: { ...options.headers } } : {})
+          ...(options.headers !== undefined ? { headers: { ...options.headers } } : {}),
+          ...(options.fetch !== undefined ? { fetch: options.fetch } : {})
         },
         ...(vertex !== undefined ? { vertexai: true, project: vertex.project, location: vertex.location } : {})
       }
@@ -123,5 +124,10 @@ export declare namespace GeminiClient {
     readonly vertex?: { readonly project: string; readonly location: string }
     /** Extra headers sent with every request. */
     readonly headers?: Readonly<Record<string, string>>
+    /**
+     * The `fetch` the SDK sends requests with; defaults to the global one.
+     * The gateway passes a pooled one (`Upstream` in `@ballast/gateway`).
+     */
+    readonly fetch?: typeof globalThis.fetch
   }
 }

@@ -108,6 +108,11 @@ export declare namespace OpenAIClient {
      * `model` is the deployment name).
      */
     readonly azure?: Azure | undefined
+    /**
+     * The `fetch` the SDK sends requests with; defaults to the global one.
+     * The gateway passes a pooled one (`Upstream` in `@ballast/gateway`).
+     */
+    readonly fetch?: typeof globalThis.fetch | undefined
   }
 
   /**
@@ -141,7 +146,8 @@ export const make = (options: OpenAIClient.Options): Effect.Effect<OpenAIClient.
       apiKey: Redacted.value(options.apiKey),
       maxRetries: 0,
       timeout: Duration.toMillis(Duration.decode(options.timeout ?? defaultTimeout)),
-      ...(options.headers !== undefined ? { defaultHeaders: { ...options.headers } } : {})
+      ...(options.headers !== undefined ? { defaultHeaders: { ...options.headers } } : {}),
+      ...(options.fetch !== undefined ? { fetch: options.fetch } : {})
     }
     const secrets = Object.values(options.headers ?? {}).map((value) => Redacted.make(value))
     const azure = options.azure
