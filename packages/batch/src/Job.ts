@@ -203,13 +203,27 @@ const decodeLineJson = Schema.decodeEither(Schema.parseJson(SubmissionLine), { e
  * @since 0.1.0
  */
 export const decodeLine = (line: string): Either.Either<Submission, string> =>
-  Either.mapBoth(decodeLineJson(line), {
-    onLeft: (error) =>
-      ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-        issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`
-      ).join("; "),
-    onRight: fromLine
-  })
+  Either.mapBoth(decodeLineJson(line), { onLeft: describeIssues, onRight: fromLine })
+
+const expectedActual = /^Expected (.+), actual (.+)$/s
+
+// Every issue as `path: message`; a literal union's one issue per member becomes one `Expected "a" | "b", actual "c"`.
+const describeIssues = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).reduce<Array<{ path: string; message: string }>>(
+    (issues, issue) => {
+      const path = issue.path.join(".")
+      const previous = issues[issues.length - 1]
+      const before = previous?.path === path ? expectedActual.exec(previous.message) : null
+      const now = expectedActual.exec(issue.message)
+      if (before !== null && now !== null && before[2] === now[2]) {
+        issues[issues.length - 1] = { path, message: `Expected ${before[1]} | ${now[1]}, actual ${now[2]}` }
+      } else {
+        issues.push({ path, message: issue.message })
+      }
+      return issues
+    },
+    []
+  ).map(({ message, path }) => path === "" ? message : `${path}: ${message}`).join("; ")
 
 /**
  * The number of jobs in each state.

@@ -369,6 +369,33 @@ export const run = (
         })
       )
 
+    // One heartbeat renews every lease this worker holds; a job whose lease is gone is interrupted.
+    // It runs while jobs are in flight (and so sleeps not at all while the worker is idle).
+    const beat = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const held = yield* store.heartbeat({ worker, now, leaseExpires: now + leaseMillis })
+      for (const [id, fiber] of inFlight) {
+        if (!held.has(id)) yield* Fiber.interruptFork(fiber)
+      }
+    }).pipe(Effect.catchAll((error) => Effect.logWarning(`heartbeat failed: ${error.message}`)))
+    let beating = false
+    const heartbeats = Effect.gen(function*() {
+      for (;;) {
+        yield* Effect.sleep(heartbeatEvery)
+        // Checked and cleared in one step, so that a job started meanwhile starts a new heartbeat.
+        const idle = yield* Effect.sync(() => {
+          if (inFlight.size > 0) return false
+          beating = false
+          return true
+        })
+        if (idle) return
+        yield* beat
+      }
+    })
+
+    // Jobs in flight are given back when the worker stops: each fiber records an interrupted attempt.
+    const jobs = yield* Effect.scope
+
     const start = (claimed: Claimed, scope: Scope.Scope) =>
       attemptJob(claimed).pipe(
         Effect.ensuring(Effect.suspend(() => {
@@ -376,22 +403,15 @@ export const run = (
           return slotFreed.offer(undefined)
         })),
         Effect.forkIn(scope),
-        Effect.tap((fiber) => Effect.sync(() => inFlight.set(claimed.job.id, fiber)))
+        Effect.tap((fiber) =>
+          Effect.suspend(() => {
+            inFlight.set(claimed.job.id, fiber)
+            if (beating) return Effect.void
+            beating = true
+            return Effect.asVoid(Effect.forkIn(heartbeats, scope))
+          })
+        )
       )
-
-    // One heartbeat renews every lease this worker holds; a job whose lease is gone is interrupted.
-    const beat = Effect.gen(function*() {
-      if (inFlight.size === 0) return
-      const now = yield* Clock.currentTimeMillis
-      const held = yield* store.heartbeat({ worker, now, leaseExpires: now + leaseMillis })
-      for (const [id, fiber] of inFlight) {
-        if (!held.has(id)) yield* Fiber.interruptFork(fiber)
-      }
-    }).pipe(Effect.catchAll((error) => Effect.logWarning(`heartbeat failed: ${error.message}`)))
-    yield* Effect.forkScoped(Effect.repeat(beat, Schedule.spaced(heartbeatEvery)))
-
-    // Jobs in flight are given back when the worker stops: each fiber records an interrupted attempt.
-    const jobs = yield* Effect.scope
     yield* Effect.addFinalizer(() =>
       Effect.forEach([...inFlight.values()], (fiber) => Fiber.interrupt(fiber), { discard: true })
     )
