@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import { AspectRatio, Resolution } from "./Resolution.js"
 
 /**
@@ -65,7 +65,10 @@ export type DeliveredResolution = typeof DeliveredResolution.Type
  * Generated images (or, degraded to the last rung, a description) and where
  * they came from: which route, provider, model and resolution answered, whether
  * that is less than what was asked for, how many provider calls were made and
- * how long the whole request took.
+ * how long the whole request took — and of that, how long was spent inside
+ * provider calls (`providerLatency`; hedged calls that overlap each count) and
+ * waiting between them (`waited`: retry backoff, a route's rate limit, a wait
+ * for a breaker to half-open). What is left is Ballast's own time.
  *
  * @since 0.1.0
  */
@@ -80,5 +83,7 @@ export class ImageResult extends Schema.Class<ImageResult>("@ballast/core/ImageR
   aspectRatio: AspectRatio,
   degraded: Schema.Boolean,
   attempts: Schema.Int,
-  latency: Schema.DurationFromMillis
+  latency: Schema.DurationFromMillis,
+  providerLatency: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true }),
+  waited: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true })
 }) {}

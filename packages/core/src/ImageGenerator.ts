@@ -46,6 +46,7 @@ export class ImageGenerator extends Context.Tag("@ballast/core/ImageGenerator")<
         Effect.clockWith((clock) => {
           const start = clock.unsafeCurrentTimeMillis()
           return Effect.map(options.generate(request), (output) => {
+            const latency = Duration.millis(clock.unsafeCurrentTimeMillis() - start)
             const resolution = output.resolution ?? request.resolution
             const aspectRatio = output.aspectRatio ?? request.aspectRatio
             return ImageResult.make({
@@ -58,7 +59,9 @@ export class ImageGenerator extends Context.Tag("@ballast/core/ImageGenerator")<
               aspectRatio,
               degraded: isBelow(resolution, request.resolution) || aspectRatio !== request.aspectRatio,
               attempts: 1,
-              latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+              latency,
+              providerLatency: latency,
+              waited: Duration.zero
             }, { disableValidation: true })
           })
         })

@@ -407,7 +407,9 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
     // retry schedule. Another attempt is made only if the breaker will let it through, health probes have not
     // found the route down, and it would end (judged by the previous attempt's duration, or the route's usual
     // latency) before the deadline, leaving the reserve for the steps after this one. The route's budget is
-    // credited once per request that reaches it; every failed attempt is recorded.
+    // credited once per request that reaches it; every failed attempt is recorded, and so is the time spent in
+    // provider calls and between them (backoff, the route's limits). The retry schedule is made only when a
+    // first attempt has failed: most requests never need it.
     const guarded = <A>(
       policies: Policies,
       step: { readonly resolution: string; readonly last: boolean; readonly adaptive: boolean },
@@ -416,6 +418,8 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
     ) =>
       Effect.clockWith((clock) => {
         let previous = 0
+        // When this step's last attempt ended (the time until the next one starts was spent waiting).
+        let ended: number | undefined
         const kept = step.last ? 0 : counter.reserve
         const admit = (delay: Duration.Duration) =>
           Effect.zipWith(
@@ -434,12 +438,15 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
             if (!open) return Effect.never
             counter.attempts++
             const started = clock.unsafeCurrentTimeMillis()
+            if (ended !== undefined) counter.waitedMillis += started - ended
             const made = counter.reached.has(policies.route)
               ? call()
               : (counter.reached.add(policies.route), Effect.zipRight(policies.budget.deposit, call()))
             // One span per provider call, with its route, rung, number within the request and outcome.
             return Effect.onExit(made, (exit) => {
-              previous = clock.unsafeCurrentTimeMillis() - started
+              ended = clock.unsafeCurrentTimeMillis()
+              previous = ended - started
+              counter.providerMillis += previous
               return Effect.zipRight(
                 Effect.annotateCurrentSpan("ballast.outcome", outcomeOf(exit)),
                 observe(policies.route, step, exit, previous)
@@ -466,7 +473,7 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
             })
           )
         )
-        return Retry.retryWith(attempt, Retry.schedule(config.retry, policies.budget, admit))
+        return Retry.retryWith(attempt, () => Retry.schedule(config.retry, policies.budget, admit))
       })
 
     const step = <A>(
@@ -617,7 +624,9 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
             Option.isSome(earliest) &&
             (yield* Deadline.allows(earliest.value.at - now + router.unsafeLatency(earliest.value.route)))
           ) {
-            yield* Effect.sleep(Duration.millis(Math.max(0, earliest.value.at - now)))
+            const wait = Math.max(0, earliest.value.at - now)
+            yield* Effect.sleep(Duration.millis(wait))
+            counter.waitedMillis += wait
             ;({ byRoute, conditions } = withCanary(yield* availability(names)))
             ordered = yield* router.order(names, prompt, conditions)
           }
@@ -690,10 +699,10 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
 
     // One request: its counter, the deadline around `run`, every attempt's error in `AllRoutesFailed`, a
     // `Timeout` that says what was tried, and the request's metrics. `run` answers with a function that makes
-    // the result from the provider calls made and the time taken.
+    // the result from the request's provenance: the provider calls made and where the time went.
     const withRequest = <A extends { readonly route: string; readonly degraded: boolean }>(
       deadline: Duration.Duration | undefined,
-      run: (counter: Counter) => Effect.Effect<(attempts: number, latency: Duration.Duration) => A, GenerationError>
+      run: (counter: Counter) => Effect.Effect<(provenance: Provenance) => A, GenerationError>
     ): Effect.Effect<A, GenerationError> =>
       Effect.clockWith((clock) =>
         FiberRef.getWith(Deadline.currentDeadline, (enclosing) => {
@@ -705,7 +714,9 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
             attempts: 0,
             failures: [],
             reached: new Set(),
-            reserve: available * config.reserveShare
+            reserve: available * config.reserveShare,
+            providerMillis: 0,
+            waitedMillis: 0
           }
           return run(counter).pipe(
             // Fallback keeps each step's last error; the request keeps every attempt's.
@@ -720,7 +731,14 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
                   counter.attempts === 1 ? "" : "s"
                 }${counter.failures.length > 0 ? ` (${Fallback.summarize(counter.failures)})` : ""}`
               })),
-            Effect.map((make) => make(counter.attempts, Duration.millis(clock.unsafeCurrentTimeMillis() - start))),
+            Effect.map((make) =>
+              make({
+                attempts: counter.attempts,
+                latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start),
+                providerLatency: Duration.millis(counter.providerMillis),
+                waited: Duration.millis(counter.waitedMillis)
+              })
+            ),
             Effect.onExit((exit) => {
               const seconds = (clock.unsafeCurrentTimeMillis() - start) / 1000
               const annotated = Effect.annotateCurrentSpan({
@@ -777,10 +795,8 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
                 const steps = all.map((p, i) => toStep(p, all[i + 1], request, counter))
                 return runSteps(steps.slice(0, images.length), steps.slice(images.length))
               }),
-              // The only ImageResult a request makes: the step's fields, its attempts and latency.
-              Effect.map((result) => (attempts, latency) =>
-                ImageResult.make({ ...result, attempts, latency }, { disableValidation: true })
-              )
+              // The only ImageResult a request makes: the step's fields and the request's provenance.
+              Effect.map((result) => (provenance) => ImageResult.make({ ...result, ...provenance }, { disableValidation: true }))
             ))
         })
       )
@@ -806,9 +822,7 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
               []
             )
           ),
-          Effect.map((result) => (attempts, latency) =>
-            TextResult.make({ ...result, attempts, latency }, { disableValidation: true })
-          )
+          Effect.map((result) => (provenance) => TextResult.make({ ...result, ...provenance }, { disableValidation: true }))
         )
       })
 
@@ -916,13 +930,25 @@ const noRoute = (labels: { readonly provider: string; readonly model: string }) 
 type StepResult = ConstructorParameters<typeof ImageResult>[0]
 
 // What one request has done so far: provider calls made, every failed attempt in order (for AllRoutesFailed
-// and a Timeout's message), and the routes it reached (whose budgets it has credited).
+// and a Timeout's message), the routes it reached (whose budgets it has credited), and where its time went.
 interface Counter {
   attempts: number
   readonly failures: Array<FailedAttempt>
   readonly reached: Set<string>
   /** Milliseconds of the deadline kept for the steps after the current one. */
   readonly reserve: number
+  /** Milliseconds spent inside provider calls (overlapping hedged calls each count). */
+  providerMillis: number
+  /** Milliseconds spent waiting between a step's attempts, or for a breaker to half-open. */
+  waitedMillis: number
+}
+
+// What the pipeline adds to a step's result: its provider calls and where the request's time went.
+interface Provenance {
+  readonly attempts: number
+  readonly latency: Duration.Duration
+  readonly providerLatency: Duration.Duration
+  readonly waited: Duration.Duration
 }
 
 // Distributive over a union of Layers, and `never` for none (Layer.Layer.Error is neither).

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Schedule } from "effect"
-import { dual } from "effect/Function"
+import { dual, type LazyArg } from "effect/Function"
 import * as Deadline from "./Deadline.js"
 import { isRetryable, retryAfterOf } from "./Errors.js"
 import * as RetryBudget from "./RetryBudget.js"
@@ -109,8 +109,10 @@ export const schedule = (
  * schedule's driver only after the first failure. `Effect.retry` makes one (two
  * `Ref`s) and provides iteration metadata on every run, which makes a
  * successful call some twenty times slower; here success costs one `catchAll`.
- * Use it with a schedule built once per route by `schedule`; it does not
- * deposit into any budget.
+ * Use it with a schedule built once per route by `schedule`, or pass a
+ * function that makes the schedule: it is called only after a first failure
+ * (for a schedule that depends on the call, such as one whose `admit` reads
+ * the request's state). It does not deposit into any budget.
  *
  * @since 0.1.0
  * @example
@@ -122,18 +124,18 @@ export const schedule = (
  */
 export const retryWith: {
   <Out, In, R2>(
-    policy: Schedule.Schedule<Out, In, R2>
+    policy: Schedule.Schedule<Out, In, R2> | LazyArg<Schedule.Schedule<Out, In, R2>>
   ): <A, E extends In, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R | R2>
   <A, E extends In, R, Out, In, R2>(
     self: Effect.Effect<A, E, R>,
-    policy: Schedule.Schedule<Out, In, R2>
+    policy: Schedule.Schedule<Out, In, R2> | LazyArg<Schedule.Schedule<Out, In, R2>>
   ): Effect.Effect<A, E, R | R2>
 } = dual(2, <A, E, R, Out, R2>(
   self: Effect.Effect<A, E, R>,
-  policy: Schedule.Schedule<Out, E, R2>
+  policy: Schedule.Schedule<Out, E, R2> | LazyArg<Schedule.Schedule<Out, E, R2>>
 ): Effect.Effect<A, E, R | R2> =>
   Effect.catchAll(self, (first) =>
-    Effect.flatMap(Schedule.driver(policy), (driver) => {
+    Effect.flatMap(Schedule.driver(Schedule.isSchedule(policy) ? policy : policy()), (driver) => {
       const next = (error: E): Effect.Effect<A, E, R | R2> =>
         Effect.matchEffect(driver.next(error), {
           onFailure: () => Effect.fail(error),

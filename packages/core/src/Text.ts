@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 
 /**
  * One chat message.
@@ -38,7 +38,8 @@ export class TextRequest extends Schema.Class<TextRequest>("@ballast/core/TextRe
 }) {}
 
 /**
- * Generated text and where it came from.
+ * Generated text and where it came from; `latency`, `providerLatency` and
+ * `waited` as in `ImageResult`.
  *
  * @since 0.1.0
  */
@@ -49,5 +50,7 @@ export class TextResult extends Schema.Class<TextResult>("@ballast/core/TextResu
   model: Schema.String,
   degraded: Schema.Boolean,
   attempts: Schema.Int,
-  latency: Schema.DurationFromMillis
+  latency: Schema.DurationFromMillis,
+  providerLatency: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true }),
+  waited: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true })
 }) {}

@@ -42,16 +42,20 @@ export class TextGenerator extends Context.Tag("@ballast/core/TextGenerator")<
       generate: (request) =>
         Effect.clockWith((clock) => {
           const start = clock.unsafeCurrentTimeMillis()
-          return Effect.map(options.generate(request), (text) =>
-            TextResult.make({
+          return Effect.map(options.generate(request), (text) => {
+            const latency = Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+            return TextResult.make({
               text,
               route,
               provider: options.provider,
               model: options.model,
               degraded: false,
               attempts: 1,
-              latency: Duration.millis(clock.unsafeCurrentTimeMillis() - start)
-            }, { disableValidation: true }))
+              latency,
+              providerLatency: latency,
+              waited: Duration.zero
+            }, { disableValidation: true })
+          })
         })
     }
   }

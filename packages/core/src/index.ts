@@ -15,7 +15,7 @@ export {
   Timeout,
   Unauthorized
 } from "./Errors.js"
-export { DeliveredResolution, GeneratedImage, ImageRequest, ImageResult } from "./Image.js"
+export { DeliveredResolution, GeneratedImage, ImageRequest, ImageResult, Prompt } from "./Image.js"
 export { ChatMessage, TextRequest, TextResult } from "./Text.js"
 export { AspectRatio, Resolution } from "./Resolution.js"
 export * as Resolutions from "./Resolution.js"

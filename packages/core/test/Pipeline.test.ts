@@ -311,7 +311,7 @@ describe("Pipeline", () => {
   })
 
   describe("provenance", () => {
-    it.scoped("names the route, provider, model and resolution, and counts calls and Clock time across steps", () =>
+    it.scoped("names the route, provider, model and resolution, and counts calls and Clock time across steps, split into provider calls and waits", () =>
       Effect.gen(function*() {
         const pro = always(models.pro, fail(overloaded, 1_000))
         const flash = always(models.flash, ok({ latency: 3_000 }))
@@ -335,7 +335,9 @@ describe("Pipeline", () => {
           aspectRatio: image.aspectRatio,
           degraded: image.degraded,
           attempts: image.attempts,
-          latency: Duration.toMillis(image.latency)
+          latency: Duration.toMillis(image.latency),
+          providerLatency: Duration.toMillis(image.providerLatency),
+          waited: Duration.toMillis(image.waited)
         }).toStrictEqual({
           route: "flash",
           provider: "google",
@@ -345,7 +347,10 @@ describe("Pipeline", () => {
           aspectRatio: "4:3",
           degraded: false,
           attempts: 3,
-          latency: 5_500
+          latency: 5_500,
+          // three calls of 1 s, 1 s and 3 s; the 0.5 s backoff between pro's two
+          providerLatency: 5_000,
+          waited: 500
         })
         expect(elapsed).toBe(5_500)
       }))

@@ -313,6 +313,27 @@ describe("Retry", () => {
       expect(yield* second.calls).toStrictEqual([6_000, 8_000, 12_000])
     }))
 
+  it.effect("retryWith makes a lazy schedule only after a first failure, once per run", () =>
+    Effect.gen(function*() {
+      let made = 0
+      const policy = () => {
+        made++
+        return Retry.schedule({ attempts: 3, jitter: false })
+      }
+      const succeeds = yield* scripted(() => undefined)
+      const failsTwice = yield* scripted((call) => call < 2 ? overloaded : undefined)
+      yield* Retry.retryWith(succeeds.attempt, policy)
+      expect(made).toBe(0)
+      const dataFirst: Effect.Effect<"ok", Overloaded> = Retry.retryWith(failsTwice.attempt, policy)
+      const { result } = yield* runForADay(dataFirst)
+      expect(result).toStrictEqual(Either.right("ok"))
+      expect(made).toBe(1)
+      expect(yield* failsTwice.calls).toStrictEqual([0, 2_000, 6_000])
+      const again = yield* scripted((call) => call < 1 ? overloaded : undefined)
+      yield* runForADay(again.attempt.pipe(Retry.retryWith(policy)))
+      expect(made).toBe(2)
+    }))
+
   it.effect("the schedule outputs the delay it waited", () =>
     Effect.gen(function*() {
       const waited = yield* Ref.make<ReadonlyArray<number>>([])

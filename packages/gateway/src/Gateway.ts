@@ -30,10 +30,11 @@
  *
  * Each successful generation carries `x-ballast-route`,
  * `x-ballast-attempts`, `x-ballast-degraded`, `x-ballast-model`,
- * `x-ballast-overhead-ms` and, for images, `x-ballast-resolution`: the request's total time
- * minus the time spent inside provider calls (every provider service's
- * `generate` is wrapped with a timer that adds to a per-request total; hedged
- * calls that overlap are both counted, so the overhead is then a lower bound).
+ * `x-ballast-overhead-ms` and, for images, `x-ballast-resolution`. The overhead
+ * is the request's total time in the gateway minus what the pipeline reports
+ * it spent inside provider calls and waiting between them (backoff, a route's
+ * limits: `providerLatency` and `waited` of the result); hedged calls that
+ * overlap are both counted, so the overhead is then a lower bound.
  *
  * @since 0.1.0
  */
@@ -54,6 +55,7 @@ import {
   Metrics,
   Pipeline,
   PipelineConfig,
+  Prompt,
   TextGenerator,
   type TextRequest,
   type TextResult
@@ -68,7 +70,6 @@ import {
   Duration,
   Effect,
   Either,
-  FiberRef,
   Layer,
   Metric,
   Option,
@@ -163,35 +164,6 @@ export class GatewayError extends Schema.TaggedError<GatewayError>("@ballast/gat
 export const allowDescriptionHeader = "x-ballast-allow-description"
 
 // ---------------------------------------------------------------------------
-// Provider time, per request
-
-interface Stopwatch {
-  nanos: bigint
-}
-
-const providerTime = FiberRef.unsafeMake<Stopwatch | undefined>(undefined)
-
-// Adds the time spent in `effect` to the current request's stopwatch (forked fibers inherit it).
-const timed = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  FiberRef.getWith(providerTime, (watch) =>
-    watch === undefined ? effect : Effect.flatMap(Clock.currentTimeNanos, (start) =>
-      Effect.ensuring(effect, Effect.map(Clock.currentTimeNanos, (end) => {
-        watch.nanos += end - start
-      }))))
-
-const timedImage = <E, R>(layer: Layer.Layer<ImageGenerator, E, R>) =>
-  Layer.map(layer, (context) => {
-    const service = Context.get(context, ImageGenerator)
-    return Context.add(context, ImageGenerator, { ...service, generate: (request) => timed(service.generate(request)) })
-  })
-
-const timedText = <E, R>(layer: Layer.Layer<TextGenerator, E, R>) =>
-  Layer.map(layer, (context) => {
-    const service = Context.get(context, TextGenerator)
-    return Context.add(context, TextGenerator, { ...service, generate: (request) => timed(service.generate(request)) })
-  })
-
-// ---------------------------------------------------------------------------
 // Building the pipelines
 
 type Client =
@@ -229,11 +201,9 @@ const clientOf = (
   })
 
 const textLayer = (client: Client, model: string, route: string) =>
-  timedText(
-    client._tag === "google"
-      ? GeminiTextGenerator.layer({ model, route }).pipe(Layer.provide(client.layer))
-      : OpenAITextGenerator.layer({ model, route }).pipe(Layer.provide(client.layer))
-  )
+  client._tag === "google"
+    ? GeminiTextGenerator.layer({ model, route }).pipe(Layer.provide(client.layer))
+    : OpenAITextGenerator.layer({ model, route }).pipe(Layer.provide(client.layer))
 
 const buildFailed = (name: string) => (error: unknown) =>
   new GatewayError({
@@ -268,16 +238,14 @@ const buildPipeline = (
     const route = pipeline.routes[routeName]!
     const client = clients.get(route.provider)!
     if (entry._tag === "ImageStep") {
-      image[routeName] = timedImage(
-        client._tag === "google"
-          ? GeminiImageGenerator.layer({ model: route.model, route: routeName }).pipe(Layer.provide(client.layer))
-          : OpenAIImageGenerator.layer({
-            model: route.model,
-            route: routeName,
-            capabilities: PipelineConfig.capabilitiesOf(pipeline, routeName),
-            ...(client.compatible ? { responseFormat: "b64_json" as const } : {})
-          }).pipe(Layer.provide(client.layer))
-      )
+      image[routeName] = client._tag === "google"
+        ? GeminiImageGenerator.layer({ model: route.model, route: routeName }).pipe(Layer.provide(client.layer))
+        : OpenAIImageGenerator.layer({
+          model: route.model,
+          route: routeName,
+          capabilities: PipelineConfig.capabilitiesOf(pipeline, routeName),
+          ...(client.compatible ? { responseFormat: "b64_json" as const } : {})
+        }).pipe(Layer.provide(client.layer))
     } else {
       text[routeName] = textLayer(client, route.model, routeName)
     }
@@ -354,11 +322,6 @@ const describeIssue = (error: ParseResult.ParseError) => {
   const issue = parseIssues(error)[0]
   return { path: issue?.path ?? "", message: issue?.message ?? "is invalid", missing: issue?.missing ?? false }
 }
-
-const Prompt = Schema.String.pipe(
-  Schema.filter((s) => s.trim().length > 0, { message: () => "must not be blank" }),
-  Schema.maxLength(32_000, { message: () => "must be at most 32000 characters" })
-)
 
 const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
 
@@ -482,30 +445,26 @@ export const make = (
         }
       })
 
-    // Runs a generation with a stopwatch for provider time; the overhead is what the gateway added.
-    const measured = <A>(
+    // Runs a generation, its model and wire on the request's span; the overhead is what the gateway added:
+    // the time since the request arrived less what the pipeline spent in provider calls and waiting.
+    const measured = <A extends ImageResult | TextResult>(
       model: Served,
       wire: "openai" | "gemini",
       generation: Effect.Effect<A, GenerationError>,
       attributes: Record<string, string>,
       started: bigint
     ) =>
-      Effect.suspend(() => {
-        const watch: Stopwatch = { nanos: 0n }
-        return generation.pipe(
-          Effect.withSpan("ballast.gateway.generate", {
-            attributes: { "ballast.model": model.name, "ballast.wire": wire, ...attributes }
-          }),
-          Effect.locally(providerTime, watch),
-          Effect.mapError(Wire.problemOf),
-          Effect.flatMap((result) =>
-            Effect.flatMap(Clock.currentTimeNanos, (now) => {
-              const overheadMs = Math.max(0, Number(now - started - watch.nanos) / 1e6)
-              return Effect.as(Metric.update(Metrics.gatewayOverhead, overheadMs / 1000), { result, overheadMs })
-            })
-          )
+      Effect.annotateCurrentSpan({ "ballast.model": model.name, "ballast.wire": wire, ...attributes }).pipe(
+        Effect.zipRight(generation),
+        Effect.mapError(Wire.problemOf),
+        Effect.flatMap((result) =>
+          Effect.flatMap(Clock.currentTimeNanos, (now) => {
+            const pipelineMs = Duration.toMillis(result.providerLatency) + Duration.toMillis(result.waited)
+            const overheadMs = Math.max(0, Number(now - started) / 1e6 - pipelineMs)
+            return Effect.as(Metric.update(Metrics.gatewayOverhead, overheadMs / 1000), { result, overheadMs })
+          })
         )
-      })
+      )
 
     const generate = (model: Served & { readonly kind: "image" }, wire: "openai" | "gemini", request: ImageRequest, started: bigint) =>
       measured(model, wire, model.pipeline.generate(request), { "ballast.resolution": request.resolution }, started)
@@ -556,7 +515,8 @@ export const make = (
       const { overheadMs, result } = yield* generate(
         model,
         "openai",
-        ImageRequest.make({ prompt: body.prompt, ...shape, n: body.n ?? 1 }),
+        // Every field was checked above: the prompt and `n` by the body's schema, the shape by `Sizing`.
+        ImageRequest.make({ prompt: body.prompt, ...shape, n: body.n ?? 1 }, { disableValidation: true }),
         started
       )
       const headers = headersOf(result, overheadMs)
@@ -693,7 +653,9 @@ export const make = (
       const generated = yield* Effect.either(generate(
         model,
         "gemini",
-        ImageRequest.make({ prompt, ...shape, ...(references.length > 0 ? { referenceImages: references } : {}) }),
+        ImageRequest.make({ prompt, ...shape, ...(references.length > 0 ? { referenceImages: references } : {}) }, {
+          disableValidation: true
+        }),
         started
       ))
       const responseId = `ballast-${started.toString(36)}`
