@@ -50,6 +50,7 @@ import * as PipelineConfigModule from "./PipelineConfig.js"
 import { type AspectRatio, isBelow, type Resolution } from "./Resolution.js"
 import * as Retry from "./Retry.js"
 import * as RetryBudget from "./RetryBudget.js"
+import * as Spans from "./internal/spans.js"
 import * as PeakWindows from "./PeakWindows.js"
 import * as Router from "./Router.js"
 import { TextRequest, TextResult } from "./Text.js"
@@ -453,8 +454,9 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
               )
             }).pipe(
               // No call-site stack trace: capturing one (an `Error().stack`) per call cost more than the rest of the
-              // pipeline together; the spans' names and attributes say where they come from.
-              Effect.withSpan("ballast.attempt", {
+              // pipeline together; the spans' names and attributes say where they come from. No span at all under
+              // Effect's native tracer, which shows spans to nobody.
+              Spans.withSpan("ballast.attempt", {
                 kind: "client",
                 captureStackTrace: false,
                 attributes: {
@@ -762,8 +764,8 @@ const build = (config: PipelineConfig, providers: Pipeline.Providers, options: P
                 })
               )
             }),
-            // One span per request, around every attempt's span.
-            Effect.withSpan("ballast.request", {
+            // One span per request, around every attempt's span (when a tracer other than the native one reads them).
+            Spans.withSpan("ballast.request", {
               captureStackTrace: false,
               attributes: { "ballast.model": labels.model, "ballast.kind": config.kind }
             })

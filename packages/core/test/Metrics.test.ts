@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, type Exit, Metric, MetricBoundaries, Option, Tracer } from "effect"
 import { Metrics } from "../src/index.js"
-import { always, fail, makePipeline, models, ok, overloaded, request } from "./support/pipelineFakes.js"
+import { always, fail, fakeImage, makePipeline, models, ok, overloaded, request } from "./support/pipelineFakes.js"
 
 /** The value of the sample line `name{labels}` in a Prometheus text, if present. */
 const sample = (text: string, line: string): number | undefined => {
@@ -134,5 +134,22 @@ describe("traces from a pipeline", () => {
         ])
       // every attempt is a child of the request's span
       for (const span of attempts) expect(Option.map(span.parent, (p) => p.spanId)).toStrictEqual(Option.some(requestSpan!.spanId))
+    }))
+
+  it.scoped("no span at all under Effect's native tracer, which shows spans to nobody", () =>
+    Effect.gen(function*() {
+      // What a provider call sees as its current span.
+      const seen: Array<Option.Option<string>> = []
+      const spy = Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+        Effect.sync(() => {
+          seen.push(Option.map(span, (s) => s.name))
+        }))
+      const pro = fakeImage(models.pro, () => ok(), { onCall: spy })
+      const pipeline = yield* makePipeline({ image: { pro }, plan: [{ route: "pro" }] })
+      yield* pipeline.generate(request())
+      const { spans, tracer } = recordingTracer()
+      yield* pipeline.generate(request()).pipe(Effect.withTracer(tracer))
+      expect(seen).toStrictEqual([Option.none(), Option.some("ballast.attempt")])
+      expect(spans.map((span) => span.name)).toStrictEqual(["ballast.request", "ballast.attempt"])
     }))
 })

@@ -39,6 +39,7 @@
  * @since 0.1.0
  */
 // Module imports, not the package barrel: the barrel loads every platform module, Swagger and Scalar UI assets included.
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -67,6 +68,7 @@ import {
   Clock,
   Config,
   Context,
+  DefaultServices,
   Duration,
   Effect,
   Either,
@@ -76,7 +78,8 @@ import {
   type ParseResult,
   Schedule,
   Schema,
-  type Scope
+  type Scope,
+  Tracer
 } from "effect"
 import * as Http from "node:http"
 import * as Dashboard from "./Dashboard.js"
@@ -790,7 +793,12 @@ export const make = (
       Effect.mapError((error) => new GatewayError({ message: `cannot listen on ${host}:${port}: ${String(error.cause ?? error)}` }))
     )
     const server = Context.get(context, HttpServer.HttpServer)
-    yield* server.serve(app)
+    // The platform's `http.server` span per request (its URL, headers and status) only when a tracer other
+    // than Effect's native one reads spans, like the pipeline's own (an exporter, a test's).
+    const untraced = yield* Effect.tracerWith((tracer) => Effect.succeed(tracer === nativeTracer))
+    yield* server.serve(app).pipe(
+      Effect.locallyWith(HttpMiddleware.currentTracerDisabledWhen, (disabled) => untraced ? () => true : disabled)
+    )
     const bound = server.address._tag === "TcpAddress" ? server.address.port : port
 
     const drain = Effect.gen(function*() {
@@ -810,6 +818,9 @@ export const make = (
   })
 
 const pollEvery = Duration.millis(10)
+
+// The tracer every runtime starts with, which exports nothing.
+const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /**
  * A Layer that serves the gateway until its scope closes (then drains, see

@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FaultServer } from "@ballast/testing"
-import { ConfigProvider, Effect, Fiber, Logger, LogLevel, Schedule } from "effect"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { ConfigProvider, Effect, Fiber, Logger, LogLevel, Option, Schedule, Tracer } from "effect"
 import { Gateway, GatewayConfig, VirtualKeys } from "../src/index.js"
 
 const key = "sk-ballast-test-key"
@@ -17,6 +19,7 @@ const start = (
     readonly requestsPerMinute?: number
     readonly shutdownTimeout?: string
     readonly server?: FaultServer.FaultServer
+    readonly extraRoutes?: HttpRouter.HttpRouter<unknown, never>
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -52,7 +55,7 @@ const start = (
         }
       }
     })
-    const gateway = yield* Gateway.make(config).pipe(
+    const gateway = yield* Gateway.make(config, { extraRoutes: options.extraRoutes }).pipe(
       Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TEST_GOOGLE_KEY", "g-secret-key-123"], ["TEST_OPENAI_KEY", "sk-secret-456"]])))
     )
     return { gateway, server }
@@ -339,3 +342,24 @@ describe("the gateway's HTTP surface", () => {
       expect(requests.filter((r) => r.model === pro).map((r) => r.aborted)).toStrictEqual([true])
     }).pipe(Effect.scoped))
 })
+
+describe("request spans", () => {
+  // A route beside the gateway's that answers with the name of the span it runs in, if any.
+  const spanRoute = HttpRouter.empty.pipe(
+    HttpRouter.get("/span", Effect.map(Effect.option(Effect.currentSpan), (span) =>
+      HttpServerResponse.unsafeJson({ span: Option.getOrNull(Option.map(span, (s) => s.name)) })))
+  )
+  const spanOf = (url: string) => Effect.promise(() => fetch(`${url}/span`).then((r) => r.json() as Promise<{ span: string | null }>))
+
+  it.scoped("the platform's http.server span only when a tracer other than Effect's native one reads spans", () =>
+    Effect.gen(function*() {
+      const native = yield* Effect.tracer
+      // Another tracer object, as an exporter's would be, making the native tracer's spans.
+      const reading = Tracer.make({ span: (...args) => native.span(...args), context: (f, fiber) => native.context(f, fiber) })
+      const untraced = yield* start({ extraRoutes: spanRoute })
+      const traced = yield* start({ extraRoutes: spanRoute }).pipe(Effect.withTracer(reading))
+      expect(yield* spanOf(untraced.gateway.url)).toStrictEqual({ span: null })
+      expect((yield* spanOf(traced.gateway.url)).span).toMatch(/^http\.server/)
+    }))
+})
+
