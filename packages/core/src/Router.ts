@@ -6,7 +6,7 @@
  * that keeps every warm fallback warm, and region preference (the same model
  * in another region before another model). Routes whose breaker is open or
  * whose health is down are left out. It also keeps each route's figures
- * (success rate over a sliding window, latency EWMA and p95) and enforces
+ * (success rate over a sliding window, latency EWMA, p50 and p95) and enforces
  * per-route concurrency and requests-per-minute limits.
  *
  * @since 0.1.0
@@ -112,7 +112,9 @@ export interface RouteStats {
   readonly outcomes: number
   /** Exponentially weighted moving average of successful calls' latency, ms. */
   readonly latencyEwmaMs: number | null
-  /** The p95 latency of the last successful calls, ms. */
+  /** The median latency of the last (up to 100) successful calls, ms; `null` before the first. */
+  readonly latencyP50Ms: number | null
+  /** The p95 latency of the last (up to 100) successful calls, ms; `null` before the first. */
   readonly latencyP95Ms: number | null
   readonly inFlight: number
   readonly demoted: boolean
@@ -197,9 +199,10 @@ export const keywordClassifier = (rules: ReadonlyArray<ClassRule>): Classifier =
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
-// How many successful latencies the p95 is read from, and the fewest it needs.
+// How many successful latencies the percentiles are read from, and the fewest the hedge delay's p95 needs
+// (the figures reported by `stats` are read from whatever successes there are).
 const latencySample = 100
-const p95Minimum = 20
+const hedgeMinimum = 20
 // The weight of the newest success in the latency average.
 const latencyWeight = 0.2
 // The success-rate window is kept as this many buckets, so it slides in steps of window / buckets.
@@ -253,10 +256,10 @@ class Statistics {
     return { successes, outcomes: successes + failures }
   }
 
-  p95(): number | undefined {
-    if (this.latencies.length < p95Minimum) return undefined
+  percentile(p: number, minimum = 1): number | undefined {
+    if (this.latencies.length < minimum) return undefined
     this.sorted ??= [...this.latencies].sort((a, b) => a - b)
-    return this.sorted[Math.ceil(0.95 * this.sorted.length) - 1]
+    return this.sorted[Math.ceil(p * this.sorted.length) - 1]
   }
 }
 
@@ -475,7 +478,8 @@ export const make = (options: {
             successRate: outcomes === 0 ? null : successes / outcomes,
             outcomes,
             latencyEwmaMs: s.ewma === 0 ? null : s.ewma,
-            latencyP95Ms: s.p95() ?? null,
+            latencyP50Ms: s.percentile(0.5) ?? null,
+            latencyP95Ms: s.percentile(0.95) ?? null,
             inFlight: s.inFlight,
             demoted: s.demoted,
             canaries: s.canaries
@@ -488,7 +492,7 @@ export const make = (options: {
       order,
       record,
       unsafeLatency: (route) => statsOf(route).ewma,
-      latencyP95: (route) => Option.map(Option.fromNullable(statsOf(route).p95()), Duration.millis),
+      latencyP95: (route) => Option.map(Option.fromNullable(statsOf(route).percentile(0.95, hedgeMinimum)), Duration.millis),
       limit,
       stats
     }

@@ -381,6 +381,7 @@ describe("Router.stats", () => {
           successRate: null,
           outcomes: 0,
           latencyEwmaMs: null,
+          latencyP50Ms: null,
           latencyP95Ms: null,
           inFlight: 0,
           demoted: false,
@@ -391,6 +392,7 @@ describe("Router.stats", () => {
           successRate: null,
           outcomes: 0,
           latencyEwmaMs: null,
+          latencyP50Ms: null,
           latencyP95Ms: null,
           inFlight: 0,
           demoted: false,
@@ -410,11 +412,15 @@ describe("Router.stats", () => {
       // 100, then 100 + 0.2·(200 − 100) = 120, then 120 + 0.2·(100 − 120) = 116
       expect(a.latencyEwmaMs).toBeCloseTo(116, 9)
       expect(router.unsafeLatency("a")).toBeCloseTo(116, 9)
-      expect(a.latencyP95Ms).toBeNull()
+      // nearest rank over the three successes (100, 100, 200)
+      expect(a.latencyP50Ms).toBe(100)
+      expect(a.latencyP95Ms).toBe(200)
+      // the hedge delay waits for 20
+      expect(router.latencyP95("a")).toStrictEqual(Option.none())
       expect((yield* statsOf(router, "b")).outcomes).toBe(0)
     }))
 
-  it.scoped("p95 needs 20 successes and is the nearest-rank 95th percentile", () =>
+  it.scoped("p50 and p95 are nearest-rank percentiles; the hedge delay's p95 needs 20 successes", () =>
     Effect.gen(function*() {
       const router = yield* Router.make({ routes: distinct("a") })
       // 1..19 ms, shuffled, plus failures that do not count
@@ -422,14 +428,18 @@ describe("Router.stats", () => {
       for (const latencyMs of shuffled) yield* router.record("a", { success: true, latencyMs })
       yield* recordMany(router, "a", 5, { success: false, latencyMs: 9_999 })
       expect(router.latencyP95("a")).toStrictEqual(Option.none())
-      expect((yield* statsOf(router, "a")).latencyP95Ms).toBeNull()
-      yield* router.record("a", { success: true, latencyMs: 20 })
-      // 20 samples: rank ⌈0.95 · 20⌉ = 19
+      // 1..19: rank ⌈0.95 · 19⌉ = 19, rank ⌈0.5 · 19⌉ = 10
       expect((yield* statsOf(router, "a")).latencyP95Ms).toBe(19)
+      expect((yield* statsOf(router, "a")).latencyP50Ms).toBe(10)
+      yield* router.record("a", { success: true, latencyMs: 20 })
+      // 20 samples: rank ⌈0.95 · 20⌉ = 19, rank ⌈0.5 · 20⌉ = 10
+      expect((yield* statsOf(router, "a")).latencyP95Ms).toBe(19)
+      expect((yield* statsOf(router, "a")).latencyP50Ms).toBe(10)
       expect(router.latencyP95("a")).toStrictEqual(Option.some(Duration.millis(19)))
       for (let ms = 21; ms <= 100; ms++) yield* router.record("a", { success: true, latencyMs: ms })
-      // 1..100: rank 95
+      // 1..100: rank 95, rank 50
       expect((yield* statsOf(router, "a")).latencyP95Ms).toBe(95)
+      expect((yield* statsOf(router, "a")).latencyP50Ms).toBe(50)
     }))
 
   it.scoped("p95 is read from the last 100 successes only", () =>

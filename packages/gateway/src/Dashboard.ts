@@ -3,7 +3,7 @@
  * CSS and JavaScript, charts drawn by hand on `<canvas>`, nothing fetched from
  * elsewhere) that polls `GET /dashboard/data` — a `Timeline`'s samples as
  * JSON — every one to two seconds and draws, per route of every model: success
- * rate and degraded share, typical (EWMA) and p95 latency, the breaker state
+ * rate and degraded share, p50 and p95 latency, the breaker state
  * as a band over time, and calls in flight; every latest figure is also shown
  * as text.
  *
@@ -187,7 +187,7 @@ export const page: string = `<!doctype html>
   <p class="meta">Last update: <time id="updated" data-field="updated">not yet</time>
     · requests in flight at the gateway: <output id="inflight" data-field="inFlight">—</output>
     · sampled every <span id="interval">—</span></p>
-  <p class="meta">Latency: <span class="key" style="background:#0969da"></span>typical (EWMA of successful calls)
+  <p class="meta">Latency of the last 100 successful calls: <span class="key" style="background:#0969da"></span>p50
     <span class="key" style="background:#8250df"></span>p95 ·
     Breaker: <span class="key" style="background:#2da44e"></span>Closed <span class="key" style="background:#d4a72c"></span>HalfOpen
     <span class="key" style="background:#cf222e"></span>Open <span class="key" style="background:#6e7781"></span>Isolated</p>
@@ -198,7 +198,7 @@ export const page: string = `<!doctype html>
 "use strict";
 (() => {
   const dataUrl = location.pathname.replace(/\\/+$/, "") + "/data";
-  const colors = { success: "#1a7f37", degraded: "#d4a72c", typical: "#0969da", p95: "#8250df", inFlight: "#57606a",
+  const colors = { success: "#1a7f37", degraded: "#d4a72c", p50: "#0969da", p95: "#8250df", inFlight: "#57606a",
     Closed: "#2da44e", HalfOpen: "#d4a72c", Open: "#cf222e", Isolated: "#6e7781", none: "#d1d9e0" };
   let samples = [];
   let capacity = 450;
@@ -215,8 +215,9 @@ export const page: string = `<!doctype html>
   const ms = (v) => v === null || v === undefined ? "—" : v >= 1000 ? (v / 1000).toFixed(2) + " s" : Math.round(v) + " ms";
   const fields = [
     ["successRate", "Success rate", percent],
-    ["latencyEwmaMs", "Typical latency (EWMA)", ms],
+    ["latencyP50Ms", "p50 latency", ms],
     ["latencyP95Ms", "p95 latency", ms],
+    ["latencyEwmaMs", "Latency average (EWMA)", ms],
     ["breaker", "Breaker", (v) => v ?? "—"],
     ["health", "Health", (v) => v ?? "not probed"],
     ["degradedShare", "Degraded share of its answers (last minute)", percent],
@@ -224,7 +225,7 @@ export const page: string = `<!doctype html>
   ];
   const charts = [
     ["success", "Success rate (green) and degraded share (amber), %"],
-    ["latency", "Latency: typical (blue) and p95 (purple)"],
+    ["latency", "Latency: p50 (blue) and p95 (purple)"],
     ["breaker", "Breaker state over time"],
     ["inFlight", "Calls in flight"]
   ];
@@ -372,7 +373,7 @@ export const page: string = `<!doctype html>
           { values: asPercent(pick("degradedShare")), color: colors.degraded }
         ], () => 100, () => "100%");
         lines(view.canvases.latency, [
-          { values: pick("latencyEwmaMs"), color: colors.typical },
+          { values: pick("latencyP50Ms"), color: colors.p50 },
           { values: pick("latencyP95Ms"), color: colors.p95 }
         ], (series) => Math.max(1, ...series.flatMap((s) => s.values.filter((v) => v !== null))), ms);
         band(view.canvases.breaker, pick("breaker"));

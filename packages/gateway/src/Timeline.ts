@@ -6,9 +6,9 @@
  * Per route a sample holds:
  * - `successRate` and `outcomes`: the router's figures over its sliding window
  *   (calls and health probes, 5 minutes by default);
- * - `latencyEwmaMs` and `latencyP95Ms`: the router's latency EWMA of successful
- *   calls (the "typical" latency; the router keeps no median) and the p95 of
- *   its last 100 successes (`null` before 20 of them);
+ * - `latencyP50Ms`, `latencyP95Ms` and `latencyEwmaMs`: the median and p95 of
+ *   the router's last 100 successful calls (`null` before 20 of them), and
+ *   its moving average of their latency;
  * - `breaker` (the breaker state's tag), `health` (`null` for a route no probe
  *   watches), `inFlight` (calls under way), `demoted`;
  * - `answered` / `degraded` / `degradedShare`: the requests the route answered
@@ -75,8 +75,9 @@ export interface RouteSample {
   /** Successes / outcomes over the router's window; `null` without outcomes. */
   readonly successRate: number | null
   readonly outcomes: number
-  /** The latency EWMA of successful calls, ms: the "typical" latency. */
+  /** The latency EWMA of successful calls, ms. */
   readonly latencyEwmaMs: number | null
+  readonly latencyP50Ms: number | null
   readonly latencyP95Ms: number | null
   readonly breaker: "Closed" | "Open" | "HalfOpen" | "Isolated" | null
   /** The health probes' verdict; `null` when no probe watches the route. */
@@ -270,6 +271,7 @@ export const make = (source: Source, options: Options = {}): Effect.Effect<Timel
           successRate: stat?.successRate ?? null,
           outcomes: stat?.outcomes ?? 0,
           latencyEwmaMs: stat?.latencyEwmaMs ?? null,
+          latencyP50Ms: stat?.latencyP50Ms ?? null,
           latencyP95Ms: stat?.latencyP95Ms ?? null,
           breaker: state,
           health,

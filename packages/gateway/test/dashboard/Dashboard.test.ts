@@ -102,8 +102,10 @@ describe("Dashboard", () => {
             route: "pro",
             successRate: 1,
             outcomes: 1,
-            latencyEwmaMs: null, // the fake answers in no time under TestClock
-            latencyP95Ms: null,
+            // the fake answers in no time under TestClock: one success of 0 ms (an average of 0 is no average yet)
+            latencyEwmaMs: null,
+            latencyP50Ms: 0,
+            latencyP95Ms: 0,
             breaker: "Closed",
             health: null,
             answered: 1,
