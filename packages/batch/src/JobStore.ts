@@ -173,6 +173,8 @@ export declare namespace JobStore {
      * those of a higher or equal priority (for estimates).
      */
     readonly ahead: (priority: number) => Effect.Effect<number, JobStoreError>
+    /** The earliest `runAt` of the `scheduled` jobs, if there are any. */
+    readonly nextRunAt: Effect.Effect<Option.Option<number>, JobStoreError>
     /** Jobs in a state, in submission order, read a page at a time. */
     readonly list: (state: JobState, options?: { readonly pageSize?: number }) => Stream.Stream<Job, JobStoreError>
     /** Moves every `queued` job to `scheduled`, to run at `runAt`. Returns how many moved. */

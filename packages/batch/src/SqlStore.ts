@@ -288,6 +288,11 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
           WHERE state IN ('queued', 'scheduled', 'running') AND priority >= ${priority}`
       ).pipe(Effect.map((rows) => num(rows[0]?.n ?? 0)))
 
+    const nextRunAt: JobStore.Service["nextRunAt"] = wrap(
+      "nextRunAt",
+      sql<{ run_at: Numeric | null }>`SELECT MIN(run_at) AS run_at FROM ${jobs} WHERE state = 'scheduled'`
+    ).pipe(Effect.map((rows) => Option.fromNullable(optionalNum(rows[0]?.run_at ?? null))))
+
     const list: JobStore.Service["list"] = (state, listOptions) => {
       const pageSize = listOptions?.pageSize ?? 500
       return Stream.paginateChunkEffect(-1, (after: number) =>
@@ -443,6 +448,7 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
       attempts: attemptsOf,
       counts,
       ahead,
+      nextRunAt,
       list,
       schedule,
       recover,

@@ -19,7 +19,7 @@
  *
  * @since 0.1.0
  */
-import { type GenerationError, ImageGenerator, type ImageResult } from "@ballast/core"
+import { type CircuitOpen, type GenerationError, ImageGenerator, type ImageResult, PeakWindows } from "@ballast/core"
 import {
   Cause,
   Clock,
@@ -197,6 +197,32 @@ export const classify = (exit: Exit.Exit<ImageResult, GenerationError>): Verdict
   })
 }
 
+/**
+ * When the routes may take calls again, if a generation failed without any
+ * provider call because every breaker it met was open: the earliest `retryAt`
+ * of its `CircuitOpen`s, or `fallback` when none says.
+ *
+ * @since 0.1.0
+ */
+export const breakersReopenAt = (
+  exit: Exit.Exit<ImageResult, GenerationError>,
+  fallback: number
+): number | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  const opens = error === undefined
+    ? []
+    : error._tag === "CircuitOpen"
+    ? [error]
+    : error._tag === "AllRoutesFailed" && error.attempts.length > 0 &&
+        error.attempts.every((attempt) => attempt.error._tag === "CircuitOpen")
+    ? error.attempts.map((attempt) => attempt.error as CircuitOpen)
+    : []
+  if (opens.length === 0) return undefined
+  const times = opens.map((open) => Option.match(open.retryAt, { onNone: () => fallback, onSome: (at) => at.epochMillis }))
+  return Math.min(...times)
+}
+
 const randomSuffix = Effect.gen(function*() {
   let suffix = ""
   for (let i = 0; i < 8; i++) suffix += "0123456789abcdefghijklmnopqrstuvwxyz"[yield* Random.nextIntBetween(0, 36)]
@@ -242,6 +268,9 @@ export const run = (
     const policy = options.policy ?? Window.defaultPolicy
     const ignoreWindow = options.ignoreWindow ?? false
 
+    // While every route's breaker is open, jobs would only fail fast one after another: the worker claims
+    // nothing until the earliest breaker may let a call through again.
+    let pausedUntil = Number.NEGATIVE_INFINITY
     const summary = yield* Ref.make<Summary>({ succeeded: 0, rescheduled: 0, failed: 0, dead: 0, lost: 0 })
     const count = (key: keyof Summary) => Ref.update(summary, (s) => ({ ...s, [key]: s[key] + 1 }))
     const inFlight = new Map<JobId, Fiber.RuntimeFiber<void>>()
@@ -255,7 +284,13 @@ export const run = (
         Effect.orElseSucceed(() => false)
       )
 
-    const reschedule = (job: Job, attempt: number, now: number, verdict: Verdict & { _tag: "Retry" | "Fail" }) => {
+    const reschedule = (
+      job: Job,
+      attempt: number,
+      now: number,
+      verdict: Verdict & { _tag: "Retry" | "Fail" },
+      notBefore?: number
+    ) => {
       const record = {
         finishedAt: now,
         outcome: verdict.outcome,
@@ -268,7 +303,7 @@ export const run = (
       if (attempt >= maxAttempts) {
         return { _tag: "Dead", reason: `gave up after ${attempt} attempts; the last: ${label}`, attempt: record } as const
       }
-      const runAt = now + Math.min(retryMillis * 2 ** (attempt - 1), maxRetryMillis)
+      const runAt = Math.max(now + Math.min(retryMillis * 2 ** (attempt - 1), maxRetryMillis), notBefore ?? now)
       const effective = ignoreWindow ? runAt : Window.nextOpen(policy, runAt)
       if (job.deadline !== undefined && effective > job.deadline.epochMillis) {
         return {
@@ -332,7 +367,9 @@ export const run = (
                 })
               }
             } else {
-              finish = reschedule(job, lease.attempt, now, verdict)
+              const reopensAt = breakersReopenAt(exit, now + retryMillis)
+              if (reopensAt !== undefined) pausedUntil = Math.max(pausedUntil, reopensAt)
+              finish = reschedule(job, lease.attempt, now, verdict, reopensAt)
             }
           }
           const recorded = yield* finishWithRetry(lease, finish)
@@ -430,7 +467,7 @@ export const run = (
         ? yield* options.healthy
         : false
       const decision = Window.decide(policy, now, { healthy, ignoreWindow })
-      const free = concurrency - inFlight.size
+      const free = now < pausedUntil ? 0 : concurrency - inFlight.size
       const claimed = free <= 0 ? [] : yield* store.claim({
         worker,
         now,
@@ -441,8 +478,25 @@ export const run = (
         urgentBefore: decision._tag === "Open" ? now : decision.opensAt
       })
       for (const job of claimed) yield* start(job, jobs)
-      return { claimed: claimed.length, full: free - claimed.length <= 0 }
+      return { claimed: claimed.length, full: inFlight.size >= concurrency, decision, now }
     })
+
+    // Nothing can run before the window closes: none queued, none running anywhere, and no scheduled job due
+    // while it is open (with the window ignored, no scheduled job at all).
+    const isIdle = (tick: { readonly decision: Window.Decision; readonly now: number }) =>
+      Effect.gen(function*() {
+        const counts = yield* store.counts
+        if (counts.queued > 0 || counts.running > 0) return false
+        const next = yield* store.nextRunAt
+        if (Option.isNone(next)) return true
+        const { decision, now } = tick
+        const closesAt = decision._tag === "Closed" || decision.reason === "healthy"
+          ? now
+          : decision.reason === "ignored"
+          ? Number.POSITIVE_INFINITY
+          : PeakWindows.nextChange(policy.schedule, now)
+        return next.value >= closesAt
+      })
 
     for (;;) {
       const outcome = yield* Effect.either(tick)
@@ -456,8 +510,8 @@ export const run = (
         continue
       }
       if (options.untilIdle === true && inFlight.size === 0 && outcome.right.claimed === 0) {
-        const counts = yield* Effect.either(store.counts)
-        if (counts._tag === "Right" && counts.right.queued === 0 && counts.right.running === 0) break
+        const idle = yield* Effect.either(isIdle(outcome.right))
+        if (idle._tag === "Right" && idle.right) break
       }
       yield* Effect.raceFirst(slotFreed.take, Effect.sleep(pollInterval))
     }

@@ -104,7 +104,9 @@ const conformance = (name: string, layer: Layer.Layer<FreshStore>) =>
             yield* store.insert([low, high, low2])
             expect(yield* store.claim({ worker: "w", now: T0, leaseExpires: T0 + 1, limit: 10, dueBy: T0, urgentBefore: T0 }))
               .toEqual([])
+            expect(yield* store.nextRunAt).toEqual(Option.none())
             expect(yield* store.schedule({ now: T0, runAt: T0 + 1000 })).toBe(3)
+            expect(yield* store.nextRunAt).toEqual(Option.some(T0 + 1000))
             expect((yield* store.counts).scheduled).toBe(3)
             expect(Option.getOrThrow(yield* store.get(low.id)).runAt?.epochMillis).toBe(T0 + 1000)
             // not yet due

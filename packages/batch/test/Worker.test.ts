@@ -1,4 +1,4 @@
-import { ImageGenerator, ImageRequest } from "@ballast/core"
+import { CircuitOpen, ImageGenerator, ImageRequest } from "@ballast/core"
 import { Answer, FakeProvider } from "@ballast/testing"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
@@ -301,6 +301,38 @@ describe("Worker", () => {
       expect(readdirSync(w.directory)).toEqual([])
       expect((yield* w.job(id)).state).toBe("running")
       yield* Fiber.interrupt(slow)
+    }))
+
+  it.scoped("while the breakers are open the worker claims nothing until they may close, instead of failing every job fast", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(windowOpens)
+      const reopens = windowOpens + 30_000
+      const w = yield* world((_, call) =>
+        call === 0 && _ === "first"
+          ? Answer.fail(({ model, provider }) =>
+            new CircuitOpen({ provider, model, route: "gemini-pro", message: "open", retryAt: Option.some(DateTime.unsafeMake(reopens)) })
+          )
+          : ok()
+      )
+      const first = yield* w.submit("first", { priority: 1 })
+      yield* w.submit("second")
+      const worker = yield* Effect.fork(w.work({ concurrency: 1, pollInterval: "1 second" }))
+      yield* TestClock.adjust("1 second")
+      expect(yield* w.attemptsEnded()).toEqual(["first: scheduled"])
+      // the job itself waits for its backoff (a minute), at least until the breaker may close
+      expect((yield* w.job(first)).runAt?.epochMillis).toBe(windowOpens + 60_000)
+      yield* TestClock.adjust("20 seconds")
+      expect(yield* w.fake.callCount).toBe(1)
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* w.attemptsEnded()).toEqual(["second: succeeded"])
+      yield* TestClock.adjust("30 seconds")
+      expect(yield* w.attemptsEnded()).toEqual(["first: succeeded"])
+      expect((yield* w.fake.calls).map((c) => [c.request.prompt, c.at >= reopens])).toEqual([
+        ["first", false],
+        ["second", true],
+        ["first", true]
+      ])
+      yield* Fiber.interrupt(worker)
     }))
 
   it.scoped("stopping a worker gives its jobs back as interrupted attempts", () =>
