@@ -12,6 +12,7 @@
  */
 import { type CliApp, Command, ValidationError } from "@effect/cli"
 import { Console, Effect } from "effect"
+import * as Batch from "./Batch.js"
 import * as CliFailure from "./CliFailure.js"
 import * as Generate from "./Generate.js"
 import * as Routes from "./Routes.js"
@@ -24,7 +25,7 @@ import * as ValidateConfig from "./ValidateConfig.js"
  *
  * @since 0.1.0
  */
-export const commandNames: ReadonlyArray<string> = ["simulate", "validate-config", "routes", "generate", "serve"]
+export const commandNames: ReadonlyArray<string> = ["simulate", "validate-config", "routes", "generate", "serve", "batch"]
 
 /**
  * The root `ballast` command and its subcommands.
@@ -39,7 +40,8 @@ export const command = Command.make("ballast", {}, () =>
       ValidateConfig.command,
       Routes.command,
       Generate.command,
-      Serve.command
+      Serve.command,
+      Batch.command
     ])
   )
 
