@@ -258,18 +258,23 @@ export const skip = (state: State, now: number, settings: Settings): readonly [s
 /**
  * One (route, resolution) as `Degradation.snapshot` reports it. `successShare`
  * is over the outcomes in the sample (since the step-down while stepped down),
- * `null` when there are none.
+ * `null` when there are none; `since` is when it was stepped down (epoch ms; `null` at full).
  *
  * @since 0.1.0
  */
-export interface Status {
-  readonly route: string
-  readonly resolution: string
-  readonly level: "full" | "stepped-down"
-  readonly successShare: number | null
-  readonly outcomes: number
-  readonly since: number | null
-}
+export const Status = Schema.Struct({
+  route: Schema.String,
+  resolution: Schema.String,
+  level: Schema.Literal("full", "stepped-down"),
+  successShare: Schema.NullOr(Schema.Number),
+  outcomes: Schema.Number,
+  since: Schema.NullOr(Schema.Number)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Status = typeof Status.Type
 
 /**
  * The adaptive resolution of every (route, resolution) the pipeline has used.

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Array as Arr, Cause, Clock, Duration, Effect, Exit, Fiber, Option, Queue, Ref } from "effect"
+import { Array as Arr, Cause, Clock, Duration, Effect, Exit, Fiber, Option, Queue, Ref, Schema } from "effect"
 import { dual } from "effect/Function"
 
 /**
@@ -26,18 +26,22 @@ export interface Options {
 }
 
 /**
- * What a `Hedger` has counted since it was made.
+ * What a `Hedger` has counted since it was made: `calls` run, calls `hedged`
+ * (that started at least one attempt while another was still running), and
+ * `hedgeWins` (calls won by an attempt started as a hedge).
  *
  * @since 0.1.0
  */
-export interface Stats {
-  /** Calls run. */
-  readonly calls: number
-  /** Calls that started at least one hedge (an attempt started while another was still running). */
-  readonly hedged: number
-  /** Calls won by an attempt that was started as a hedge. */
-  readonly hedgeWins: number
-}
+export const Stats = Schema.Struct({
+  calls: Schema.Number,
+  hedged: Schema.Number,
+  hedgeWins: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Stats = typeof Stats.Type
 
 /**
  * Hedges calls with fixed options and counts what it did, so that metrics can

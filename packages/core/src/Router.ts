@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Option, Random, RateLimiter, type Scope } from "effect"
+import { Duration, Effect, Option, Random, RateLimiter, Schema, type Scope } from "effect"
 
 /**
  * A prompt-class rule: a prompt that contains one of `keywords` (whole words
@@ -101,26 +101,31 @@ export interface RouteInfo {
 }
 
 /**
- * A route's figures, as plain data (for `/v1/routes` and the dashboard).
+ * A route's figures, as plain data (for `/v1/routes` and the dashboard):
+ * `successRate` is successes / outcomes over the window, calls and probes
+ * (`null` without outcomes); `latencyEwmaMs` the moving average of successful
+ * calls' latency; `latencyP50Ms` / `latencyP95Ms` the median and p95 of the
+ * last (up to 100) successful calls (`null` before the first); `canaries` the
+ * requests on which the route was put first as a canary. Times in ms.
  *
  * @since 0.1.0
  */
-export interface RouteStats {
-  readonly route: string
-  /** Successes / outcomes over the window, calls and probes; `null` without outcomes. */
-  readonly successRate: number | null
-  readonly outcomes: number
-  /** Exponentially weighted moving average of successful calls' latency, ms. */
-  readonly latencyEwmaMs: number | null
-  /** The median latency of the last (up to 100) successful calls, ms; `null` before the first. */
-  readonly latencyP50Ms: number | null
-  /** The p95 latency of the last (up to 100) successful calls, ms; `null` before the first. */
-  readonly latencyP95Ms: number | null
-  readonly inFlight: number
-  readonly demoted: boolean
-  /** Requests on which the route was put first as a canary. */
-  readonly canaries: number
-}
+export const RouteStats = Schema.Struct({
+  route: Schema.String,
+  successRate: Schema.NullOr(Schema.Number),
+  outcomes: Schema.Number,
+  latencyEwmaMs: Schema.NullOr(Schema.Number),
+  latencyP50Ms: Schema.NullOr(Schema.Number),
+  latencyP95Ms: Schema.NullOr(Schema.Number),
+  inFlight: Schema.Number,
+  demoted: Schema.Boolean,
+  canaries: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ */
+export type RouteStats = typeof RouteStats.Type
 
 /**
  * What the router needs to know about each route at the moment it orders them.

@@ -7,35 +7,44 @@
  * as a band over time, and calls in flight; every latest figure is also shown
  * as text.
  *
- * Like `/health` and `/metrics`, these routes need no key: they show route
+ * Like `/health` and `/metrics`, these endpoints need no key: they show route
  * names, states and figures, never a prompt, an image or a secret.
  *
  * @since 0.1.0
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Cause, Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Option, Schema, type Scope } from "effect"
 import * as Http from "node:http"
-import type * as Timeline from "./Timeline.js"
+import * as Timeline from "./Timeline.js"
 
 /**
- * The body of `GET /dashboard/data`.
+ * The body of `GET /dashboard/data`: the sampler's interval (ms), the most
+ * samples the timeline keeps, every model's routes, and the samples, oldest
+ * first (only those after `?since=<epoch ms>` when given).
  *
  * @since 0.1.0
  */
-export interface Data {
-  /** The sampler's interval, ms. */
-  readonly intervalMs: number
-  /** The most samples the timeline keeps. */
-  readonly capacity: number
-  readonly models: ReadonlyArray<Timeline.ModelInfo>
-  /** Oldest first; only those after `?since=<epoch ms>` when given. */
-  readonly samples: ReadonlyArray<Timeline.Sample>
-}
+export const Data = Schema.Struct({
+  intervalMs: Schema.Number,
+  capacity: Schema.Number,
+  models: Schema.Array(Timeline.ModelInfo),
+  samples: Schema.Array(Timeline.Sample)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Data = typeof Data.Type
 
 /**
  * The data the page polls: the timeline's samples, all of them or only those
@@ -54,6 +63,35 @@ export const data = (timeline: Timeline.Timeline.Service, since?: number): Effec
 const noStore = { "cache-control": "no-store" }
 
 /**
+ * The dashboard's endpoints as an `HttpApi` group: `GET /dashboard` (the
+ * page) and `GET /dashboard/data` (JSON; `?since=<epoch ms>` for the samples
+ * after a moment — anything but a number is a 400 naming `since`). The
+ * gateway serves it in its `AdminApi`; `Api` and `serve` serve it alone.
+ *
+ * @since 0.1.0
+ */
+export class Group extends HttpApiGroup.make("dashboard")
+  .add(
+    HttpApiEndpoint.get("page", "/dashboard")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/html; charset=utf-8" }))
+  )
+  .add(
+    HttpApiEndpoint.get("data", "/dashboard/data")
+      .setUrlParams(Schema.Struct({
+        since: Schema.optional(Schema.NumberFromString.annotations({ description: "epoch milliseconds" }))
+      }))
+      .addSuccess(Data)
+  )
+{}
+
+/**
+ * The dashboard alone, as an `HttpApi` (what `serve` serves).
+ *
+ * @since 0.1.0
+ */
+export class Api extends HttpApi.make("ballast-dashboard").add(Group) {}
+
+/**
  * What the dashboard shows: a timeline, or an effect that yields one — e.g.
  * `Deferred.await` of a timeline made once the gateway it watches exists.
  *
@@ -62,55 +100,41 @@ const noStore = { "cache-control": "no-store" }
 export type Source = Timeline.Timeline.Service | Effect.Effect<Timeline.Timeline.Service>
 
 /**
- * The dashboard's routes, `GET /dashboard` (the page) and `GET /dashboard/data`
- * (JSON, `?since=<epoch ms>` for the samples after a moment), for the gateway
- * to add to its router (`HttpRouter.concat`, or `Gateway.Options.extraRoutes`)
- * or to serve alone (`serve`). Given an effect, each data request runs it to
- * find the timeline (so a request made before it exists waits for it).
+ * The implementation of `Group` for any `HttpApi` that contains it
+ * (`HttpApiBuilder.group(api, "dashboard", Dashboard.handlers(source))`).
+ * Given an effect, each data request runs it to find the timeline (so a
+ * request made before it exists waits for it). Both answers carry
+ * `cache-control: no-store`.
  *
  * @since 0.1.0
- * @example
- * import { Deferred, Effect } from "effect"
- * import { Dashboard, Gateway, Timeline, type GatewayConfig } from "@ballast/gateway"
- *
- * declare const config: GatewayConfig.GatewayConfig
- *
- * // The timeline needs the gateway's pipelines, which `Gateway.make` builds: the routes wait for it.
- * const program = Effect.scoped(Effect.gen(function*() {
- *   const timeline = yield* Deferred.make<Timeline.Timeline.Service>()
- *   const gateway = yield* Gateway.make(config, { extraRoutes: Dashboard.routes(Deferred.await(timeline)) })
- *   yield* Deferred.succeed(timeline, yield* Timeline.make(gateway))
- *   console.log(`${gateway.url}/dashboard`)
- * }))
  */
-export const routes = (source: Source): HttpRouter.HttpRouter => {
+export const handlers = (source: Source) => {
   const timeline = Effect.isEffect(source) ? source : Effect.succeed(source)
-  return HttpRouter.empty.pipe(
-    HttpRouter.get("/dashboard", Effect.succeed(HttpServerResponse.html(page).pipe(HttpServerResponse.setHeaders(noStore)))),
-    HttpRouter.get(
-      "/dashboard/data",
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        const raw = new URL(request.url, "http://gateway").searchParams.get("since")
-        const since = raw === null || raw === "" ? Number.NaN : Number(raw)
-        if (raw !== null && raw !== "" && !Number.isFinite(since)) {
-          return HttpServerResponse.unsafeJson(
-            { error: { message: `Invalid value for 'since': expected epoch milliseconds, got '${raw}'.`, param: "since" } },
-            { status: 400, headers: noStore }
-          )
-        }
-        const body = yield* data(yield* timeline, Number.isFinite(since) ? since : undefined)
-        return HttpServerResponse.unsafeJson(body, { headers: noStore })
-      })
-    )
-  )
+  return <E, P, R>(
+    group: HttpApiBuilder.Handlers<E, P, R, HttpApiGroup.HttpApiGroup.Endpoints<typeof Group>>
+  ) =>
+    group
+      .handle("page", () => Effect.succeed(HttpServerResponse.html(page).pipe(HttpServerResponse.setHeaders(noStore))))
+      .handle("data", ({ urlParams }) =>
+        HttpApp.appendPreResponseHandler((_, response) => Effect.succeed(HttpServerResponse.setHeaders(response, noStore))).pipe(
+          Effect.zipRight(Effect.flatMap(timeline, (t) => data(t, urlParams.since)))
+        ))
 }
+
+/**
+ * `Api`'s routes for an `HttpLayerRouter`, implemented by `handlers(source)`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (source: Source) =>
+  HttpLayerRouter.addHttpApi(Api).pipe(Layer.provide(HttpApiBuilder.group(Api, "dashboard", handlers(source))))
 
 const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "_tag" in u && u._tag === "RouteNotFound"
 
 /**
- * Serves the dashboard's routes alone on `host:port` (default 127.0.0.1, port
- * 0 = a free one) until the scope closes; other paths answer 404.
+ * Serves the dashboard alone on `host:port` (default 127.0.0.1, port 0 = a
+ * free one) until the scope closes; other paths answer 404. The gateway
+ * serves the same endpoints itself (`AdminApi`).
  *
  * @since 0.1.0
  * @example
@@ -130,7 +154,12 @@ export const serve = (
 ): Effect.Effect<{ readonly url: string; readonly port: number }, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
-    const app = (yield* HttpRouter.toHttpApp(routes(source))).pipe(
+    const context = yield* Layer.build(NodeHttpServer.layer(() => Http.createServer(), { port: options.port ?? 0, host }))
+    const routed = yield* HttpLayerRouter.toHttpEffect(layer(source)).pipe(
+      Effect.provide(context),
+      Effect.provideService(Layer.CurrentMemoMap, yield* Layer.makeMemoMap)
+    )
+    const app = routed.pipe(
       Effect.catchAllCause((cause) => {
         const failure = Cause.failureOption(cause)
         return Option.isSome(failure) && isRouteNotFound(failure.value)
@@ -138,7 +167,6 @@ export const serve = (
           : Effect.failCause(cause)
       })
     )
-    const context = yield* Layer.build(NodeHttpServer.layer(() => Http.createServer(), { port: options.port ?? 0, host }))
     const server = Context.get(context, HttpServer.HttpServer)
     yield* server.serve(app)
     const port = server.address._tag === "TcpAddress" ? server.address.port : options.port ?? 0

@@ -39,8 +39,9 @@
  * @since 0.1.0
  */
 // Module imports, not the package barrel: the barrel loads every platform module, Swagger and Scalar UI assets included.
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -82,6 +83,7 @@ import {
   Tracer
 } from "effect"
 import * as Http from "node:http"
+import * as AdminApi from "./AdminApi.js"
 import * as Dashboard from "./Dashboard.js"
 import type { GatewayConfig, ProviderSettings } from "./GatewayConfig.js"
 import { parseIssues } from "./internal/issues.js"
@@ -138,11 +140,12 @@ export declare namespace Gateway {
     readonly host?: string | undefined
     readonly port?: number | undefined
     /**
-     * More routes on the same server (e.g. the dashboard), concatenated after
-     * the gateway's; they need no virtual key. Their failures are answered
-     * like the gateway's own (a JSON 500, logged).
+     * More routes on the same server, for its `HttpLayerRouter` (e.g.
+     * `HttpLayerRouter.add("GET", "/hello", handler)`, or another `HttpApi`
+     * with `HttpLayerRouter.addHttpApi`); they need no virtual key. Their
+     * failures are answered like the gateway's own (a JSON 500, logged).
      */
-    readonly extraRoutes?: HttpRouter.HttpRouter<unknown, never> | undefined
+    readonly extraRoutes?: Layer.Layer<never, never, HttpLayerRouter.HttpRouter> | undefined
   }
 }
 
@@ -692,7 +695,7 @@ export const make = (
         const describeRoutes = pipeline.config.plan.flatMap((e) => e._tag === "Describe" ? [e.describe] : [])
         const health = Option.isSome(pipeline.health) ? yield* pipeline.health.value.snapshot : []
         const stats = yield* pipeline.router.stats
-        const routes = []
+        const routes: Array<AdminApi.RouteState> = []
         for (const name of [...imageRoutes, ...describeRoutes]) {
           const breaker = pipeline.breakers.get(name)
           const state = breaker === undefined ? undefined : yield* breaker.state
@@ -714,7 +717,7 @@ export const make = (
 
     const routesJson = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const out = []
+      const out: Array<AdminApi.ModelState> = []
       for (const [name, model] of Object.entries(config.models)) {
         const served = models.get(name)!
         out.push({ model: name, kind: served.kind, aliases: model.aliases, ...(yield* routeState(served, now)) })
@@ -737,33 +740,45 @@ export const make = (
         }
       }
       return reasons.length === 0
-        ? HttpServerResponse.unsafeJson({ status: "ready" })
-        : HttpServerResponse.unsafeJson({ status: "not ready", reasons }, { status: 503 })
+        ? { status: "ready" as const }
+        : yield* Effect.fail<AdminApi.NotReady>({ status: "not ready", reasons })
     })
 
-    const metrics = Effect.map(
-      Metrics.prometheus,
-      (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
-    )
-
-    const gatewayRoutes = HttpRouter.empty.pipe(
-      HttpRouter.post("/v1/images/generations", openAIImages),
-      HttpRouter.post("/v1/chat/completions", chatCompletions),
-      HttpRouter.post("/v1beta/models/*", geminiGenerate),
-      HttpRouter.post("/v1/models/*", geminiGenerate),
-      HttpRouter.post("/v1alpha/models/*", geminiGenerate),
-      HttpRouter.get("/health", Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))),
-      HttpRouter.get("/ready", ready),
-      HttpRouter.get("/v1/routes", Effect.map(routesJson, (models) => HttpServerResponse.unsafeJson({ models }))),
-      HttpRouter.get("/metrics", metrics)
-    )
     // The dashboard samples every model into a bounded timeline (in this scope) and serves the page and its data.
     const timeline = yield* Timeline.make({ models, inFlight: Effect.sync(() => inFlight) })
-    const withDashboard = HttpRouter.concat(gatewayRoutes, Dashboard.routes(timeline))
-    // The one place other routes join the server: `Options.extraRoutes`.
-    const router = options.extraRoutes === undefined ? withDashboard : HttpRouter.concat(withDashboard, options.extraRoutes)
 
-    const routed = yield* HttpRouter.toHttpApp(router)
+    // The admin endpoints as an HttpApi (with its OpenAPI document), the generation endpoints as plain routes
+    // beside them (see the module's documentation for why), and `Options.extraRoutes`: one router.
+    const status = HttpApiBuilder.group(AdminApi.AdminApi, "status", (handlers) =>
+      handlers
+        .handle("health", () => Effect.succeed({ status: "ok" as const }))
+        .handle("ready", () => ready)
+        .handle("routes", () => Effect.map(routesJson, (models) => ({ models })))
+        .handle("metrics", () => Metrics.prometheus))
+    const dashboard = HttpApiBuilder.group(AdminApi.AdminApi, "dashboard", Dashboard.handlers(timeline))
+    const admin = HttpLayerRouter.addHttpApi(AdminApi.AdminApi, { openapiPath: AdminApi.openApiPath }).pipe(
+      Layer.provide([status, dashboard])
+    )
+    const generation = HttpLayerRouter.addAll([
+      HttpLayerRouter.route("POST", "/v1/images/generations", openAIImages),
+      HttpLayerRouter.route("POST", "/v1/chat/completions", chatCompletions),
+      HttpLayerRouter.route("POST", "/v1beta/models/*", geminiGenerate),
+      HttpLayerRouter.route("POST", "/v1/models/*", geminiGenerate),
+      HttpLayerRouter.route("POST", "/v1alpha/models/*", geminiGenerate)
+    ])
+    const routes = Layer.mergeAll(admin, generation, options.extraRoutes ?? Layer.empty)
+
+    const nodeServer = Http.createServer()
+    const host = options.host ?? config.server.host
+    const port = options.port ?? config.server.port
+    const context = yield* Layer.build(NodeHttpServer.layer(() => nodeServer, { port, host })).pipe(
+      Effect.mapError((error) => new GatewayError({ message: `cannot listen on ${host}:${port}: ${String(error.cause ?? error)}` }))
+    )
+    // A memo map of its own: the router is a memoized Layer, which two gateways built in one program must not share.
+    const routed = yield* HttpLayerRouter.toHttpEffect(routes).pipe(
+      Effect.provide(context),
+      Effect.provideService(Layer.CurrentMemoMap, yield* Layer.makeMemoMap)
+    )
     // Never a 500 for client input and never a crash: unknown paths are a JSON 404, and a defect (a bug)
     // is logged and answered 500 in the OpenAI shape, which the Gemini SDK reads too.
     const handled = routed.pipe(
@@ -786,12 +801,6 @@ export const make = (
       () => Effect.sync(() => inFlight--)
     )
 
-    const nodeServer = Http.createServer()
-    const host = options.host ?? config.server.host
-    const port = options.port ?? config.server.port
-    const context = yield* Layer.build(NodeHttpServer.layer(() => nodeServer, { port, host })).pipe(
-      Effect.mapError((error) => new GatewayError({ message: `cannot listen on ${host}:${port}: ${String(error.cause ?? error)}` }))
-    )
     const server = Context.get(context, HttpServer.HttpServer)
     // The platform's `http.server` span per request (its URL, headers and status) only when a tracer other
     // than Effect's native one reads spans, like the pipeline's own (an exporter, a test's).

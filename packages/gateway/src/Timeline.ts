@@ -19,8 +19,8 @@
  *
  * @since 0.1.0
  */
-import { Pipeline, type Router } from "@ballast/core"
-import { Clock, Context, Duration, Effect, Layer, Metric, MetricState, Option, Schedule, type Scope } from "effect"
+import { Health, Pipeline, type Router } from "@ballast/core"
+import { Clock, Context, Duration, Effect, Layer, Metric, MetricState, Option, Schedule, Schema, type Scope } from "effect"
 
 /**
  * What a timeline reads of a pipeline — an image `Pipeline` or a text one
@@ -43,83 +43,107 @@ export interface Source {
 }
 
 /**
- * A route of a model, as the dashboard labels it.
+ * A route of a model, as the dashboard labels it: an image route, the
+ * text-description rung of an image plan (`describe`), or a route of a text
+ * model.
  *
  * @since 0.1.0
  */
-export interface RouteInfo {
-  readonly route: string
-  readonly provider: string | null
-  readonly model: string | null
-  /** An image route, the text-description rung of an image plan, or a route of a text model. */
-  readonly kind: "image" | "describe" | "text"
-}
+export const RouteInfo = Schema.Struct({
+  route: Schema.String,
+  provider: Schema.NullOr(Schema.String),
+  model: Schema.NullOr(Schema.String),
+  kind: Schema.Literal("image", "describe", "text")
+})
+
+/**
+ * @since 0.1.0
+ */
+export type RouteInfo = typeof RouteInfo.Type
 
 /**
  * A public model and its routes in plan order.
  *
  * @since 0.1.0
  */
-export interface ModelInfo {
-  readonly model: string
-  readonly routes: ReadonlyArray<RouteInfo>
-}
+export const ModelInfo = Schema.Struct({
+  model: Schema.String,
+  routes: Schema.Array(RouteInfo)
+})
 
 /**
- * One route at one moment.
+ * @since 0.1.0
+ */
+export type ModelInfo = typeof ModelInfo.Type
+
+/**
+ * One route at one moment: the router's figures (`successRate` over its
+ * window, `null` without outcomes; latencies in ms), the breaker state's tag,
+ * the health probes' verdict (`null` when no probe watches the route), the
+ * requests it `answered` since the previous sample and how many of them were
+ * `degraded` (`degradedShare`, `null` when it answered none), and its calls
+ * `inFlight`.
  *
  * @since 0.1.0
  */
-export interface RouteSample {
-  readonly route: string
-  /** Successes / outcomes over the router's window; `null` without outcomes. */
-  readonly successRate: number | null
-  readonly outcomes: number
-  /** The latency EWMA of successful calls, ms. */
-  readonly latencyEwmaMs: number | null
-  readonly latencyP50Ms: number | null
-  readonly latencyP95Ms: number | null
-  readonly breaker: "Closed" | "Open" | "HalfOpen" | "Isolated" | null
-  /** The health probes' verdict; `null` when no probe watches the route. */
-  readonly health: "healthy" | "degraded" | "down" | null
-  /** Requests this route answered since the previous sample. */
-  readonly answered: number
-  /** Of those, the degraded ones. */
-  readonly degraded: number
-  /** `degraded / answered`; `null` when it answered none. */
-  readonly degradedShare: number | null
-  /** Calls to the route under way. */
-  readonly inFlight: number
-  readonly demoted: boolean
-}
+export const RouteSample = Schema.Struct({
+  route: Schema.String,
+  successRate: Schema.NullOr(Schema.Number),
+  outcomes: Schema.Number,
+  latencyEwmaMs: Schema.NullOr(Schema.Number),
+  latencyP50Ms: Schema.NullOr(Schema.Number),
+  latencyP95Ms: Schema.NullOr(Schema.Number),
+  breaker: Schema.NullOr(Schema.Literal("Closed", "Open", "HalfOpen", "Isolated")),
+  health: Schema.NullOr(Health.Status),
+  answered: Schema.Number,
+  degraded: Schema.Number,
+  degradedShare: Schema.NullOr(Schema.Number),
+  inFlight: Schema.Number,
+  demoted: Schema.Boolean
+})
 
 /**
- * One model at one moment; counts are since the previous sample.
+ * @since 0.1.0
+ */
+export type RouteSample = typeof RouteSample.Type
+
+/**
+ * One model at one moment; counts are since the previous sample: the
+ * `requests` that ended (answered fully, degraded, or failed), the
+ * `degraded` and `failed` ones, and `degradedShare` (`null` when none ended).
  *
  * @since 0.1.0
  */
-export interface ModelSample {
-  readonly model: string
-  /** Requests that ended: answered fully, degraded, or failed. */
-  readonly requests: number
-  readonly degraded: number
-  readonly failed: number
-  /** `degraded / requests`; `null` when none ended. */
-  readonly degradedShare: number | null
-  readonly routes: ReadonlyArray<RouteSample>
-}
+export const ModelSample = Schema.Struct({
+  model: Schema.String,
+  requests: Schema.Number,
+  degraded: Schema.Number,
+  failed: Schema.Number,
+  degradedShare: Schema.NullOr(Schema.Number),
+  routes: Schema.Array(RouteSample)
+})
 
 /**
- * Every model at one moment (`at`: epoch milliseconds from `Clock`).
+ * @since 0.1.0
+ */
+export type ModelSample = typeof ModelSample.Type
+
+/**
+ * Every model at one moment (`at`: epoch milliseconds from `Clock`), and the
+ * source's requests in flight (`null` when it does not tell).
  *
  * @since 0.1.0
  */
-export interface Sample {
-  readonly at: number
-  /** The source's requests in flight; `null` when it does not tell. */
-  readonly inFlight: number | null
-  readonly models: ReadonlyArray<ModelSample>
-}
+export const Sample = Schema.Struct({
+  at: Schema.Number,
+  inFlight: Schema.NullOr(Schema.Number),
+  models: Schema.Array(ModelSample)
+})
+
+/**
+ * @since 0.1.0
+ */
+export type Sample = typeof Sample.Type
 
 /**
  * Options of a timeline.

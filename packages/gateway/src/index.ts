@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+export * as AdminApi from "./AdminApi.js"
 export * as Cli from "./cli/Cli.js"
 export * as Dashboard from "./Dashboard.js"
 export * as Demo from "./Demo.js"

@@ -5,10 +5,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FaultServer } from "@ballast/testing"
-import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { ConfigProvider, Effect, Fiber, Logger, LogLevel, Option, Schedule, Tracer } from "effect"
-import { Gateway, GatewayConfig, VirtualKeys } from "../src/index.js"
+import { ConfigProvider, Effect, Fiber, Layer, Logger, LogLevel, Option, Schedule, Tracer } from "effect"
+import { AdminApi, Gateway, GatewayConfig, VirtualKeys } from "../src/index.js"
 
 const key = "sk-ballast-test-key"
 const pro = "gemini-3-pro-image-preview"
@@ -19,7 +21,7 @@ const start = (
     readonly requestsPerMinute?: number
     readonly shutdownTimeout?: string
     readonly server?: FaultServer.FaultServer
-    readonly extraRoutes?: HttpRouter.HttpRouter<unknown, never>
+    readonly extraRoutes?: Layer.Layer<never, never, HttpLayerRouter.HttpRouter>
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -306,6 +308,37 @@ describe("the gateway's HTTP surface", () => {
       expect(metrics.text).toContain("ballast_gateway_overhead_seconds")
     }).pipe(Effect.scoped))
 
+  it.live("the admin endpoints are an HttpApi: its typed client decodes every answer, and /openapi.json describes them", () =>
+    Effect.gen(function*() {
+      const { gateway, server } = yield* start()
+      const client = yield* HttpApiClient.make(AdminApi.AdminApi, { baseUrl: gateway.url })
+      expect(yield* client.status.health()).toStrictEqual({ status: "ok" })
+      expect(yield* client.status.ready()).toStrictEqual({ status: "ready" })
+      yield* images(gateway, { model: pro, prompt: "a fox" })
+      // Decoded with the schemas: breaker states, health, router figures, degradation and hedging.
+      const { models } = yield* client.status.routes()
+      expect(models.map((m) => [m.model, m.kind, m.aliases])).toStrictEqual([[pro, "image", ["image"]]])
+      expect(models[0]!.routes[0]).toMatchObject({ route: "gemini-pro", kind: "image", usable: true, breaker: { _tag: "Closed" } })
+      expect(models[0]!.routes[0]!.stats).toMatchObject({ outcomes: 1, successRate: 1 })
+      expect(models[0]!.hedges).toStrictEqual({ calls: 0, hedged: 0, hedgeWins: 0 })
+      expect(yield* client.status.metrics()).toContain("ballast_requests_total")
+      const { samples } = yield* client.dashboard.data({ urlParams: {} })
+      expect(samples.length).toBeGreaterThan(0)
+      // Not ready: the typed error, with its reasons.
+      yield* server.script(pro, ["overloaded"])
+      yield* server.script("gpt-image-2", ["overloaded"])
+      for (let i = 0; i < 5; i++) yield* images(gateway, { model: pro, prompt: "a fox" })
+      const notReady = yield* Effect.flip(client.status.ready())
+      expect(notReady).toMatchObject({ status: "not ready", reasons: [expect.stringContaining("breaker open")] })
+
+      const spec = yield* Effect.promise(() => fetch(`${gateway.url}/openapi.json`).then((r) => r.json() as Promise<any>))
+      expect(spec.info.title).toBe("Ballast gateway")
+      expect(Object.keys(spec.paths).sort()).toStrictEqual(
+        ["/dashboard", "/dashboard/data", "/health", "/metrics", "/ready", "/v1/routes"]
+      )
+      expect(Object.keys(spec.paths["/ready"].get.responses).sort()).toStrictEqual(["200", "400", "503"])
+    }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)))
+
   it.live("drains an in-flight request on shutdown", () =>
     Effect.gen(function*() {
       const result = yield* Effect.scoped(Effect.gen(function*() {
@@ -345,9 +378,11 @@ describe("the gateway's HTTP surface", () => {
 
 describe("request spans", () => {
   // A route beside the gateway's that answers with the name of the span it runs in, if any.
-  const spanRoute = HttpRouter.empty.pipe(
-    HttpRouter.get("/span", Effect.map(Effect.option(Effect.currentSpan), (span) =>
-      HttpServerResponse.unsafeJson({ span: Option.getOrNull(Option.map(span, (s) => s.name)) })))
+  const spanRoute = HttpLayerRouter.add(
+    "GET",
+    "/span",
+    Effect.map(Effect.option(Effect.currentSpan), (span) =>
+      HttpServerResponse.unsafeJson({ span: Option.getOrNull(Option.map(span, (s) => s.name)) }))
   )
   const spanOf = (url: string) => Effect.promise(() => fetch(`${url}/span`).then((r) => r.json() as Promise<{ span: string | null }>))
 
