@@ -224,6 +224,9 @@ export const build = async (options = {}) => {
     banner: { js: banner },
     plugins: [externalsPlugin(externals, found)],
     metafile: true,
+    // esbuild does not type-check: an import of a name a module does not export (a tree mid-edit) would only
+    // warn, and the bundle would fail when it starts.
+    logOverride: { "import-is-undefined": "error" },
     logLevel: options.logLevel ?? "warning"
   })
   const mapFile = `${outfile}.map`
