@@ -2,10 +2,13 @@
  * The batch queue's figures: enqueue rate (one job per transaction, and 1,000
  * per transaction), end-to-end job rate through a worker with a zero-latency
  * fake provider (claim, generate, write the image file, record the attempt),
- * on SQLite and on PostgreSQL, and a worker's heap with 100,000 jobs queued
- * against 1,000. Prints figures; asserts nothing.
+ * on SQLite and on PostgreSQL, single submits behind 100,000 queued jobs, and a
+ * worker's heap with 100,000 jobs queued against 1,000. Prints wall rates and
+ * this process's CPU time per job (the machine may be shared: compare CPU per
+ * job between runs of one sitting). Prints figures; asserts nothing.
  *
  *   pnpm --filter @ballast/bench run bench:batch     (PostgreSQL: BALLAST_BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432/test)
+ *   BENCH_BATCH=e2e BENCH_BATCH_STORES=sqlite BENCH_BATCH_JOBS=10000 pnpm --filter @ballast/bench run bench:batch
  */
 import { BatchQueue, JobStore, Results, SqlStore, Submission, Worker } from "@ballast/batch"
 import { ImageGenerator, ImageRequest } from "@ballast/core"
@@ -15,7 +18,7 @@ import { PgClient } from "@effect/sql-pg"
 import { NodeContext } from "@effect/platform-node"
 import { Context, Duration, Effect, Fiber, Layer, Redacted } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 
 const pgUrl = process.env["BALLAST_BENCH_PG_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -52,20 +55,28 @@ const postgres = (): Store => {
   }
 }
 
+// Wall time and this process's CPU time (user + system, every thread: the SQLite client runs on the main one).
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.map(Effect.timed(effect), ([duration, value]) => [Duration.toMillis(duration), value] as const)
+  Effect.suspend(() => {
+    const cpuBefore = process.cpuUsage()
+    return Effect.map(Effect.timed(effect), ([duration, value]) => {
+      const cpu = process.cpuUsage(cpuBefore)
+      return [Duration.toMillis(duration), value, (cpu.user + cpu.system) / 1000] as const
+    })
+  })
+const cpuPer = (n: number, cpuMillis: number) => `${Math.round((cpuMillis * 1000) / n).toLocaleString("en-US")} µs CPU/job`
 
 const enqueue = (store: Store, single: number, batched: number) =>
   Effect.gen(function*() {
     const queue = yield* BatchQueue.BatchQueue
-    const [singleMillis] = yield* timed(Effect.forEach(Array.from({ length: single }, (_, i) => i), (i) => queue.submit(submission(i)), { discard: true }))
-    const [batchMillis] = yield* timed(Effect.forEach(
+    const [singleMillis, , singleCpu] = yield* timed(Effect.forEach(Array.from({ length: single }, (_, i) => i), (i) => queue.submit(submission(i)), { discard: true }))
+    const [batchMillis, , batchCpu] = yield* timed(Effect.forEach(
       Array.from({ length: batched / 1000 }, (_, chunk) => chunk),
       (chunk) => queue.submitAll(Array.from({ length: 1000 }, (_, i) => submission(chunk * 1000 + i))),
       { discard: true }
     ))
-    console.log(`${store.name.padEnd(10)} enqueue, one per transaction:  ${rate(single, singleMillis).padStart(9)} (${single} jobs)`)
-    console.log(`${store.name.padEnd(10)} enqueue, 1,000 per transaction: ${rate(batched, batchMillis).padStart(9)} (${batched} jobs)`)
+    console.log(`${store.name.padEnd(10)} enqueue, one per transaction:  ${rate(single, singleMillis).padStart(9)} (${single} jobs; ${cpuPer(single, singleCpu)})`)
+    console.log(`${store.name.padEnd(10)} enqueue, 1,000 per transaction: ${rate(batched, batchMillis).padStart(9)} (${batched} jobs; ${cpuPer(batched, batchCpu)})`)
   }).pipe(Effect.provide(BatchQueue.layer().pipe(Layer.provide(store.layer))))
 
 const worker = (directory: string) =>
@@ -79,18 +90,25 @@ const endToEnd = (store: Store, jobs: number, concurrency: number) =>
     const queue = yield* BatchQueue.BatchQueue
     for (let i = 0; i < jobs; i += 1000) yield* queue.submitAll(Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => submission(i + j)))
     const directory = mkdtempSync(join(tmpdir(), "ballast-bench-images-"))
-    const [millis, summary] = yield* timed(Worker.run({ ignoreWindow: true, untilIdle: true, concurrency, pollInterval: "50 millis" }).pipe(Effect.provide(worker(directory))))
+    const [millis, summary, cpu] = yield* timed(Worker.run({ ignoreWindow: true, untilIdle: true, concurrency, pollInterval: "50 millis" }).pipe(Effect.provide(worker(directory))))
     rmSync(directory, { recursive: true, force: true })
-    console.log(`${store.name.padEnd(10)} jobs end to end (concurrency ${concurrency}): ${rate(summary.succeeded, millis).padStart(9)} (${summary.succeeded} jobs in ${(millis / 1000).toFixed(1)} s)`)
+    console.log(`${store.name.padEnd(10)} jobs end to end (concurrency ${concurrency}): ${rate(summary.succeeded, millis).padStart(9)} (${summary.succeeded} jobs in ${(millis / 1000).toFixed(1)} s; ${cpuPer(summary.succeeded, cpu)})`)
   }).pipe(Effect.provide(BatchQueue.layer().pipe(Layer.provideMerge(store.layer))))
 
-// A worker's heap after it has finished `work` jobs of a queue of `queued`.
+// A worker's heap after it has finished `work` jobs of a queue of `queued`; the last 1,000 jobs are submitted
+// one per transaction, to time single submits behind a long queue.
 const heapWith = (queued: number, work: number) =>
   Effect.gen(function*() {
     const store = sqlite()
     const result = yield* Effect.gen(function*() {
       const queue = yield* BatchQueue.BatchQueue
-      for (let i = 0; i < queued; i += 1000) yield* queue.submitAll(Array.from({ length: Math.min(1000, queued - i) }, (_, j) => submission(i + j)))
+      const single = 1_000
+      for (let i = 0; i < queued - single; i += 1000) {
+        yield* queue.submitAll(Array.from({ length: Math.min(1000, queued - single - i) }, (_, j) => submission(i + j)))
+      }
+      const [singleMillis, , singleCpu] = yield* timed(
+        Effect.forEach(Array.from({ length: single }, (_, i) => i), (i) => queue.submit(submission(i)), { discard: true })
+      )
       const jobStore = yield* JobStore.JobStore
       const directory = mkdtempSync(join(tmpdir(), "ballast-bench-images-"))
       const fiber = yield* Effect.fork(Worker.run({ ignoreWindow: true, concurrency: 16, pollInterval: "50 millis" }).pipe(Effect.provide(worker(directory))))
@@ -99,29 +117,46 @@ const heapWith = (queued: number, work: number) =>
       const heap = process.memoryUsage().heapUsed
       yield* Fiber.interrupt(fiber)
       rmSync(directory, { recursive: true, force: true })
-      return heap
+      return { heap, singleMillis, singleCpu, single }
     }).pipe(Effect.provide(BatchQueue.layer().pipe(Layer.provideMerge(store.layer))))
     yield* store.cleanup
     return result
   })
 
+// BENCH_BATCH=enqueue,e2e,heap picks the parts (default all); BENCH_BATCH_STORES=sqlite,postgres the stores;
+// BENCH_BATCH_JOBS the jobs end to end (default 5,000).
+const parts = (process.env["BENCH_BATCH"] ?? "enqueue,e2e,heap").split(",")
+const stores = (process.env["BENCH_BATCH_STORES"] ?? "sqlite,postgres").split(",").map((name) =>
+  name === "postgres" ? postgres : sqlite
+)
+const endToEndJobs = Number(process.env["BENCH_BATCH_JOBS"] ?? 5_000)
+
 const program = Effect.gen(function*() {
-  console.log(`node ${process.version}, ${new Date().toISOString()}\n`)
-  for (const make of [sqlite, postgres]) {
-    const store = make()
-    yield* enqueue(store, 2_000, 20_000)
-    yield* store.cleanup
+  const load = () => loadavg().map((n) => n.toFixed(2)).join(" ")
+  console.log(`node ${process.version}, ${cpus().length} cores, load average ${load()}, ${new Date().toISOString()}\n`)
+  if (parts.includes("enqueue")) {
+    for (const make of stores) {
+      const store = make()
+      yield* enqueue(store, 2_000, 20_000)
+      yield* store.cleanup
+    }
   }
-  for (const make of [sqlite, postgres]) {
-    const store = make()
-    yield* endToEnd(store, 5_000, 16)
-    yield* store.cleanup
+  if (parts.includes("e2e")) {
+    for (const make of stores) {
+      const store = make()
+      yield* endToEnd(store, endToEndJobs, 16)
+      yield* store.cleanup
+    }
   }
-  if (global.gc === undefined) console.log("(run with --expose-gc for the memory figures)")
-  const small = yield* heapWith(1_000 + 2_000, 2_000)
-  const large = yield* heapWith(100_000 + 2_000, 2_000)
-  console.log(`\nworker heap after 2,000 jobs, 1,000 more queued:   ${mb(small)}`)
-  console.log(`worker heap after 2,000 jobs, 100,000 more queued: ${mb(large)}`)
+  if (parts.includes("heap")) {
+    if (global.gc === undefined) console.log("(run with --expose-gc for the memory figures)")
+    const small = yield* heapWith(1_000 + 2_000, 2_000)
+    const large = yield* heapWith(100_000 + 2_000, 2_000)
+    console.log(`\nSQLite     enqueue, one per transaction, ~100,000 queued: ${rate(large.single, large.singleMillis).padStart(9)} (${large.single} jobs; ${cpuPer(large.single, large.singleCpu)})`)
+    console.log(`worker heap after 2,000 jobs, 1,000 more queued:   ${mb(small.heap)}`)
+    console.log(`worker heap after 2,000 jobs, 100,000 more queued: ${mb(large.heap)}`)
+  }
+  console.log(`\nload average at the end: ${load()}`)
 })
 
 Effect.runPromise(program).catch((error) => {
