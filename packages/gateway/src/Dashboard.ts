@@ -66,7 +66,7 @@ const noStore = { "cache-control": "no-store" }
  * The dashboard's endpoints as an `HttpApi` group: `GET /dashboard` (the
  * page) and `GET /dashboard/data` (JSON; `?since=<epoch ms>` for the samples
  * after a moment — anything but a number is a 400 naming `since`). The
- * gateway serves it in its `AdminApi`; `Api` and `serve` serve it alone.
+ * gateway serves it in its `GatewayApi`; `Api` and `serve` serve it alone.
  *
  * @since 0.1.0
  */
@@ -134,7 +134,7 @@ const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "
 /**
  * Serves the dashboard alone on `host:port` (default 127.0.0.1, port 0 = a
  * free one) until the scope closes; other paths answer 404. The gateway
- * serves the same endpoints itself (`AdminApi`).
+ * serves the same endpoints itself (`GatewayApi`).
  *
  * @since 0.1.0
  * @example

@@ -62,6 +62,7 @@ import {
   type TextRequest,
   type TextResult
 } from "@ballast/core"
+import { BatchPipeline } from "@ballast/batch"
 import { GeminiClient, GeminiImageGenerator, GeminiTextGenerator } from "@ballast/google"
 import { OpenAIClient, OpenAIImageGenerator, OpenAITextGenerator } from "@ballast/openai"
 import {
@@ -83,9 +84,10 @@ import {
   Tracer
 } from "effect"
 import * as Http from "node:http"
-import * as AdminApi from "./AdminApi.js"
+import * as GatewayApi from "./GatewayApi.js"
 import * as Dashboard from "./Dashboard.js"
-import type { GatewayConfig, ProviderSettings } from "./GatewayConfig.js"
+import * as Batches from "./internal/batches.js"
+import * as GatewayConfig from "./GatewayConfig.js"
 import { parseIssues } from "./internal/issues.js"
 import * as Text from "./internal/text.js"
 import * as Timeline from "./Timeline.js"
@@ -178,7 +180,7 @@ type Client =
 
 const clientOf = (
   name: string,
-  settings: ProviderSettings,
+  settings: GatewayConfig.ProviderSettings,
   fetch: typeof globalThis.fetch
 ): Effect.Effect<Client, GatewayError> =>
   Effect.gen(function*() {
@@ -394,8 +396,12 @@ const isRouteNotFound = (u: unknown) => typeof u === "object" && u !== null && "
  * @since 0.1.0
  */
 export const buildModels = (
-  config: GatewayConfig
+  config: GatewayConfig.GatewayConfig
 ): Effect.Effect<ReadonlyMap<string, Gateway.Model>, GatewayError, Scope.Scope> =>
+  Effect.map(build(config), ({ models }) => models)
+
+// The provider clients (one `Upstream` pool for all) and every model's pipeline.
+const build = (config: GatewayConfig.GatewayConfig) =>
   Effect.gen(function*() {
     const { fetch } = yield* Upstream.make()
     const clients = new Map<string, Client>()
@@ -404,7 +410,7 @@ export const buildModels = (
     for (const [name, settings] of Object.entries(config.models)) {
       models.set(name, yield* buildPipeline(name, settings.pipeline, clients))
     }
-    return models
+    return { clients, models: models as ReadonlyMap<string, Gateway.Model> }
   })
 
 /**
@@ -416,11 +422,11 @@ export const buildModels = (
  * @since 0.1.0
  */
 export const make = (
-  config: GatewayConfig,
+  config: GatewayConfig.GatewayConfig,
   options: Gateway.Options = {}
 ): Effect.Effect<Gateway.Service, GatewayError, Scope.Scope> =>
   Effect.gen(function*() {
-    const models = yield* buildModels(config)
+    const { clients, models } = yield* build(config)
     const served = new Map<string, Served>()
     for (const [name, settings] of Object.entries(config.models)) {
       const model = models.get(name)!
@@ -695,7 +701,7 @@ export const make = (
         const describeRoutes = pipeline.config.plan.flatMap((e) => e._tag === "Describe" ? [e.describe] : [])
         const health = Option.isSome(pipeline.health) ? yield* pipeline.health.value.snapshot : []
         const stats = yield* pipeline.router.stats
-        const routes: Array<AdminApi.RouteState> = []
+        const routes: Array<GatewayApi.RouteState> = []
         for (const name of [...imageRoutes, ...describeRoutes]) {
           const breaker = pipeline.breakers.get(name)
           const state = breaker === undefined ? undefined : yield* breaker.state
@@ -717,7 +723,7 @@ export const make = (
 
     const routesJson = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const out: Array<AdminApi.ModelState> = []
+      const out: Array<GatewayApi.ModelState> = []
       for (const [name, model] of Object.entries(config.models)) {
         const served = models.get(name)!
         out.push({ model: name, kind: served.kind, aliases: model.aliases, ...(yield* routeState(served, now)) })
@@ -741,7 +747,7 @@ export const make = (
       }
       return reasons.length === 0
         ? { status: "ready" as const }
-        : yield* Effect.fail<AdminApi.NotReady>({ status: "not ready", reasons })
+        : yield* Effect.fail<GatewayApi.NotReady>({ status: "not ready", reasons })
     })
 
     // The dashboard samples every model into a bounded timeline (in this scope) and serves the page and its data.
@@ -749,15 +755,31 @@ export const make = (
 
     // The admin endpoints as an HttpApi (with its OpenAPI document), the generation endpoints as plain routes
     // beside them (see the module's documentation for why), and `Options.extraRoutes`: one router.
-    const status = HttpApiBuilder.group(AdminApi.AdminApi, "status", (handlers) =>
+    const status = HttpApiBuilder.group(GatewayApi.GatewayApi, "status", (handlers) =>
       handlers
         .handle("health", () => Effect.succeed({ status: "ok" as const }))
         .handle("ready", () => ready)
         .handle("routes", () => Effect.map(routesJson, (models) => ({ models })))
         .handle("metrics", () => Metrics.prometheus))
-    const dashboard = HttpApiBuilder.group(AdminApi.AdminApi, "dashboard", Dashboard.handlers(timeline))
-    const admin = HttpLayerRouter.addHttpApi(AdminApi.AdminApi, { openapiPath: AdminApi.openApiPath }).pipe(
-      Layer.provide([status, dashboard])
+    const dashboard = HttpApiBuilder.group(GatewayApi.GatewayApi, "dashboard", Dashboard.handlers(timeline))
+    // The batch queue, when configured, with its worker on the model's pipeline made for batch work.
+    const batches = config.batch === undefined ? undefined : yield* Batches.make(
+      config.batch,
+      yield* Option.match(Option.fromNullable(GatewayConfig.batchModel(config)), {
+        onNone: () => Effect.succeedNone,
+        onSome: (name) =>
+          Effect.map(
+            buildPipeline(name, BatchPipeline.config(config.models[name]!.pipeline), clients),
+            (model) => model.kind === "image" ? Option.some<ImageGenerator.Service>(model.pipeline) : Option.none()
+          )
+      }),
+      (message) => new GatewayError({ message })
+    )
+    const batchGroup = HttpApiBuilder.group(GatewayApi.GatewayApi, "batches", Batches.handlers(batches)).pipe(
+      Layer.provide(Batches.authorization(keys))
+    )
+    const admin = HttpLayerRouter.addHttpApi(GatewayApi.GatewayApi, { openapiPath: GatewayApi.openApiPath }).pipe(
+      Layer.provide([status, dashboard, batchGroup])
     )
     const generation = HttpLayerRouter.addAll([
       HttpLayerRouter.route("POST", "/v1/images/generations", openAIImages),
@@ -847,7 +869,7 @@ const nativeTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
  *   console.log(gateway.url)
  * })
  */
-export const layer = (config: GatewayConfig, options?: Gateway.Options): Layer.Layer<Gateway, GatewayError> =>
+export const layer = (config: GatewayConfig.GatewayConfig, options?: Gateway.Options): Layer.Layer<Gateway, GatewayError> =>
   Layer.scoped(Gateway, make(config, options))
 
 /**
@@ -867,5 +889,5 @@ export const layer = (config: GatewayConfig, options?: Gateway.Options): Layer.L
  *   NodeRuntime.runMain
  * )
  */
-export const serve = (config: GatewayConfig, options?: Gateway.Options): Effect.Effect<never, GatewayError> =>
+export const serve = (config: GatewayConfig.GatewayConfig, options?: Gateway.Options): Effect.Effect<never, GatewayError> =>
   Layer.launch(layer(config, options))

@@ -3,7 +3,8 @@
  * callers present (stored as SHA-256 digests), the providers it calls (their
  * keys read from the environment as `Redacted`), and the public model names it
  * serves, each backed by a `PipelineConfig` — an image pipeline, or a text
- * pipeline (`kind: text`) served on the chat wire. Read from JSON or YAML; every
+ * pipeline (`kind: text`) served on the chat wire — and, optionally, the batch
+ * queue it serves at `/v1/batches` (and works through). Read from JSON or YAML; every
  * problem is reported with its path (`models.image.pipeline.plan[1].route`).
  *
  * @since 0.1.0
@@ -82,6 +83,41 @@ export const ProviderSettings = Schema.Struct({
  */
 export type ProviderSettings = typeof ProviderSettings.Type
 
+/**
+ * The batch queue the gateway serves at `/v1/batches`: its database (a SQLite
+ * file, or a `postgres://` URL — or `dbEnv`, the environment variable holding
+ * one, when the URL carries a password) and where images are written
+ * (default: beside a SQLite file, `ballast-batch-images` for PostgreSQL). With
+ * `worker`, the gateway also works through the queue inside the off-peak
+ * window (or at once with `ignoreWindow`), on `model`'s pipeline made for
+ * batch work (full quality only: no description rung, no degradation); without
+ * it, `ballast batch work` processes do.
+ *
+ * @since 0.1.0
+ */
+export const BatchSettings = Schema.Struct({
+  db: Schema.optionalWith(Name, { exact: true }),
+  dbEnv: Schema.optionalWith(Name, { exact: true }),
+  images: Schema.optionalWith(Name, { exact: true }),
+  worker: Schema.optionalWith(
+    Schema.Struct({
+      model: Schema.optionalWith(Name, { exact: true }),
+      concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4, exact: true }),
+      ignoreWindow: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true })
+    }),
+    { exact: true }
+  )
+}).pipe(
+  Schema.filter((batch) =>
+    (batch.db === undefined) !== (batch.dbEnv === undefined) || "give exactly one of db (a SQLite file or URL) and dbEnv"
+  )
+)
+
+/**
+ * @since 0.1.0
+ */
+export type BatchSettings = typeof BatchSettings.Type
+
 const ModelInput = Schema.Struct({
   aliases: Schema.optionalWith(Schema.Array(Name), { default: () => [], exact: true }),
   pipeline: Schema.Unknown
@@ -95,7 +131,8 @@ const Document = Schema.Struct({
   providers: Schema.Record({ key: Schema.String, value: ProviderSettings }),
   models: Schema.Record({ key: Schema.String, value: ModelInput }).pipe(
     Schema.filter((models) => Object.keys(models).length > 0 || "must define at least one model")
-  )
+  ),
+  batch: Schema.optionalWith(BatchSettings, { exact: true })
 })
 
 /**
@@ -118,6 +155,7 @@ export interface GatewayConfig {
   readonly keys: ReadonlyArray<VirtualKey>
   readonly providers: Readonly<Record<string, ProviderSettings>>
   readonly models: Readonly<Record<string, ModelSettings>>
+  readonly batch?: BatchSettings | undefined
 }
 
 /**
@@ -215,6 +253,39 @@ const crossCheck = (
   return issues
 }
 
+// The batch worker's model: the one named, which must be an image model, or else the only image model.
+const batchModelProblem = (batch: BatchSettings | undefined, models: Readonly<Record<string, ModelSettings>>) => {
+  if (batch?.worker === undefined) return []
+  const images = Object.keys(models).filter((name) => models[name]!.pipeline.kind === "image")
+  const named = batch.worker.model
+  if (named === undefined) {
+    return images.length === 1 ? [] : [{
+      path: "batch.worker.model",
+      message: images.length === 0
+        ? "there is no image model to run batch jobs on"
+        : `name the image model that runs batch jobs (one of: ${images.join(", ")})`
+    }]
+  }
+  if (images.includes(named)) return []
+  return [{
+    path: "batch.worker.model",
+    message: models[named] === undefined
+      ? `unknown model "${named}" (image models: ${images.join(", ") || "none"})`
+      : `"${named}" is a text model; batch jobs make images`
+  }]
+}
+
+/**
+ * The model a gateway's batch worker runs jobs on (`batch.worker.model`, or
+ * the only image model), once the configuration is valid.
+ *
+ * @since 0.1.0
+ */
+export const batchModel = (config: GatewayConfig): string | undefined =>
+  config.batch?.worker === undefined
+    ? undefined
+    : config.batch.worker.model ?? Object.keys(config.models).find((name) => config.models[name]!.pipeline.kind === "image")
+
 const duplicates = (keys: ReadonlyArray<VirtualKey>): Array<ConfigIssue> => {
   const issues: Array<ConfigIssue> = []
   const seenNames = new Set<string>()
@@ -275,9 +346,19 @@ export const decode = (input: unknown): Effect.Effect<GatewayConfig, GatewayConf
     }
     if (Either.isLeft(decoded) || issues.length > 0) return yield* Effect.fail(configError(issues))
     const document = decoded.right
-    issues.push(...duplicates(document.keys), ...crossCheck(document.providers, models))
+    issues.push(
+      ...duplicates(document.keys),
+      ...crossCheck(document.providers, models),
+      ...batchModelProblem(document.batch, models)
+    )
     if (issues.length > 0) return yield* Effect.fail(configError(issues))
-    return { server: document.server, keys: document.keys, providers: document.providers, models }
+    return {
+      server: document.server,
+      keys: document.keys,
+      providers: document.providers,
+      models,
+      ...(document.batch !== undefined ? { batch: document.batch } : {})
+    }
   })
 
 const syntaxIssue = (format: string, message: string): ConfigIssue => ({ path: "", message: `${format} syntax error: ${message}` })

@@ -5,11 +5,11 @@
  *
  * @since 0.1.0
  */
-export * as AdminApi from "./AdminApi.js"
 export * as Cli from "./cli/Cli.js"
 export * as Dashboard from "./Dashboard.js"
 export * as Demo from "./Demo.js"
 export * as Gateway from "./Gateway.js"
+export * as GatewayApi from "./GatewayApi.js"
 export * as GatewayConfig from "./GatewayConfig.js"
 export * as Sizing from "./Sizing.js"
 export * as Timeline from "./Timeline.js"

@@ -57,6 +57,26 @@ describe("GatewayConfig", () => {
       expect(issues.some((i) => i.startsWith(`models.${pro}.pipeline.plan[2].route: unknown route "nowhere"`))).toBe(true)
     }))
 
+  it.effect("reads a batch section: one database, and a worker on the only image model unless one is named", () =>
+    Effect.gen(function*() {
+      const input = valid() as any
+      input.batch = { db: "jobs.db", worker: {} }
+      const config = yield* GatewayConfig.decode(input)
+      expect(config.batch).toStrictEqual({ db: "jobs.db", worker: { concurrency: 4, ignoreWindow: false } })
+      expect(GatewayConfig.batchModel(config)).toBe(pro)
+      expect(GatewayConfig.batchModel(yield* GatewayConfig.decode(valid()))).toBeUndefined()
+
+      input.batch = { db: "jobs.db", dbEnv: "BATCH_DB" }
+      expect(yield* issuesOf(input)).toStrictEqual(["batch: give exactly one of db (a SQLite file or URL) and dbEnv"])
+      input.batch = { db: "jobs.db", worker: { model: "nowhere" } }
+      expect(yield* issuesOf(input)).toStrictEqual([`batch.worker.model: unknown model "nowhere" (image models: ${pro})`])
+      input.models["gpt-5.2"] = {
+        pipeline: { kind: "text", routes: { gpt: { provider: "openai", model: "gpt-5.2" } }, plan: [{ route: "gpt" }] }
+      }
+      input.batch = { db: "jobs.db", worker: { model: "gpt-5.2" } }
+      expect(yield* issuesOf(input)).toStrictEqual([`batch.worker.model: "gpt-5.2" is a text model; batch jobs make images`])
+    }))
+
   it.effect("refuses a route whose provider is not defined, or of the wrong wire", () =>
     Effect.gen(function*() {
       const input = valid() as any

@@ -10,7 +10,7 @@ import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { ConfigProvider, Effect, Fiber, Layer, Logger, LogLevel, Option, Schedule, Tracer } from "effect"
-import { AdminApi, Gateway, GatewayConfig, VirtualKeys } from "../src/index.js"
+import { Gateway, GatewayApi, GatewayConfig, VirtualKeys } from "../src/index.js"
 
 const key = "sk-ballast-test-key"
 const pro = "gemini-3-pro-image-preview"
@@ -311,7 +311,7 @@ describe("the gateway's HTTP surface", () => {
   it.live("the admin endpoints are an HttpApi: its typed client decodes every answer, and /openapi.json describes them", () =>
     Effect.gen(function*() {
       const { gateway, server } = yield* start()
-      const client = yield* HttpApiClient.make(AdminApi.AdminApi, { baseUrl: gateway.url })
+      const client = yield* HttpApiClient.make(GatewayApi.GatewayApi, { baseUrl: gateway.url })
       expect(yield* client.status.health()).toStrictEqual({ status: "ok" })
       expect(yield* client.status.ready()).toStrictEqual({ status: "ready" })
       yield* images(gateway, { model: pro, prompt: "a fox" })
@@ -333,9 +333,21 @@ describe("the gateway's HTTP surface", () => {
 
       const spec = yield* Effect.promise(() => fetch(`${gateway.url}/openapi.json`).then((r) => r.json() as Promise<any>))
       expect(spec.info.title).toBe("Ballast gateway")
-      expect(Object.keys(spec.paths).sort()).toStrictEqual(
-        ["/dashboard", "/dashboard/data", "/health", "/metrics", "/ready", "/v1/routes"]
-      )
+      expect(Object.keys(spec.paths).sort()).toStrictEqual([
+        "/dashboard",
+        "/dashboard/data",
+        "/health",
+        "/metrics",
+        "/ready",
+        "/v1/batches",
+        "/v1/batches/jobs",
+        "/v1/batches/jobs/{id}",
+        "/v1/batches/jobs/{id}/images/{n}",
+        "/v1/routes"
+      ])
+      // The batch endpoints take a virtual key; the status endpoints do not.
+      expect(spec.paths["/v1/batches"].get.security).toStrictEqual([{ bearer: [] }])
+      expect(spec.paths["/health"].get.security).toStrictEqual([])
       expect(Object.keys(spec.paths["/ready"].get.responses).sort()).toStrictEqual(["200", "400", "503"])
     }).pipe(Effect.scoped, Effect.provide(FetchHttpClient.layer)))
 

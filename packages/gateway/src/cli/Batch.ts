@@ -20,8 +20,8 @@
  *
  * @since 0.1.0
  */
-import { BatchQueue, Job, JobStore, Results, SqlStore, Window, Worker } from "@ballast/batch"
-import { ImageGenerator, PeakWindows, PipelineConfig } from "@ballast/core"
+import { BatchPipeline, BatchQueue, Job, JobStore, Results, SqlStore, Window, Worker } from "@ballast/batch"
+import { ImageGenerator, PeakWindows } from "@ballast/core"
 import { FaultServer, Scenario } from "@ballast/testing"
 import { Args, Command, Options } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
@@ -161,27 +161,10 @@ const submit = Command.make(
 // work
 // ---------------------------------------------------------------------------
 
-/**
- * A pipeline configuration made for batch work: no text-description rung and
- * no adaptive or peak-hour degradation, since only a full-quality image
- * completes a job.
- *
- * @since 0.1.0
- */
-export const forBatch = (config: PipelineConfig.PipelineConfig): PipelineConfig.PipelineConfig => {
-  const images = config.plan.filter((entry) => entry._tag !== "Describe")
-  return new PipelineConfig.PipelineConfig({
-    ...config,
-    plan: images.length > 0 ? [images[0]!, ...images.slice(1)] : config.plan,
-    adaptive: new PipelineConfig.AdaptiveSettings({ ...config.adaptive, enabled: false }),
-    peak: new PipelineConfig.PeakSettings({ ...config.peak, enabled: false })
-  })
-}
-
 /** The gateway configuration reduced to one image model, its pipeline made for batch work. */
 const batchModel = (config: GatewayConfig, name: string): GatewayConfig => {
   const settings = config.models[name]!
-  return Models.restrictTo(config, { [name]: { ...settings, pipeline: forBatch(settings.pipeline) } })
+  return Models.restrictTo(config, { [name]: { ...settings, pipeline: BatchPipeline.config(settings.pipeline) } })
 }
 
 /** The demo's fault server (playing `steady`, latencies 1/100 of the field's) and its image model, built in-process. */
