@@ -101,38 +101,44 @@ const submit = Command.make(
   (args) =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const text = yield* fs.readFileString(args.file).pipe(
-        Effect.catchAll((error) => CliFailure.failure(`cannot read ${args.file}: ${error.message}`))
-      )
       const queue = yield* BatchQueue.BatchQueue
-      const lines = text.split("\n")
       const bad: Array<string> = []
       let accepted = 0
       let duplicates = 0
       let last: Option.Option<DateTime.Utc> = Option.none()
       const shown: Array<string> = []
-      for (let start = 0; start < lines.length; start += submitChunk) {
-        const good: Array<{ readonly line: number; readonly submission: Job.Submission }> = []
-        lines.slice(start, start + submitChunk).forEach((raw, i) => {
-          const line = start + i + 1
-          if (raw.trim() === "") return
-          Either.match(Job.decodeLine(raw), {
-            onLeft: (message) => bad.push(`line ${line}: ${message}`),
-            onRight: (submission) => good.push({ line, submission })
+      // The file is read as a stream of lines, `submitChunk` at a time: memory stays flat whatever its size.
+      const lines = fs.stream(args.file).pipe(
+        Stream.decodeText(),
+        Stream.splitLines,
+        Stream.zipWithIndex,
+        Stream.grouped(submitChunk)
+      )
+      yield* Stream.runForEach(lines, (chunk) =>
+        Effect.gen(function*() {
+          const good: Array<{ readonly line: number; readonly submission: Job.Submission }> = []
+          for (const [raw, index] of chunk) {
+            if (raw.trim() === "") continue
+            Either.match(Job.decodeLine(raw), {
+              onLeft: (message) => bad.push(`line ${index + 1}: ${message}`),
+              onRight: (submission) => good.push({ line: index + 1, submission })
+            })
+          }
+          const receipts = yield* queue.submitAll(good.map((g) => g.submission))
+          receipts.forEach((receipt, i) => {
+            if (receipt.duplicate) duplicates++
+            else accepted++
+            last = Option.some(receipt.estimatedCompletion)
+            if (shown.length <= receiptsShown) {
+              shown.push(
+                `line ${good[i]!.line}: ${receipt.id}${receipt.duplicate ? " (already submitted)" : ""}, done by about ${
+                  localTime(receipt.estimatedCompletion)
+                }`
+              )
+            }
           })
-        })
-        const receipts = yield* queue.submitAll(good.map((g) => g.submission))
-        receipts.forEach((receipt, i) => {
-          if (receipt.duplicate) duplicates++
-          else accepted++
-          last = Option.some(receipt.estimatedCompletion)
-          shown.push(
-            `line ${good[i]!.line}: ${receipt.id}${receipt.duplicate ? " (already submitted)" : ""}, done by about ${
-              localTime(receipt.estimatedCompletion)
-            }`
-          )
-        })
-      }
+        })).pipe(Effect.catchTag("SystemError", "BadArgument", (error) =>
+          CliFailure.failure(`cannot read ${args.file}: ${error.message}`)))
       if (accepted + duplicates <= receiptsShown) for (const line of shown) yield* Console.log(line)
       for (const line of bad) yield* Console.error(line)
       const estimate = Option.match(last, {
