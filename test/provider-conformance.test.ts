@@ -79,7 +79,12 @@ interface Provider<R> {
   /** What a success carries. */
   readonly success:
     | { readonly _tag: "Image"; readonly route: string; readonly resolution: string; readonly aspectRatio: string }
-    | { readonly _tag: "Text"; readonly route: string; readonly text: string }
+    | {
+      readonly _tag: "Text"
+      readonly route: string
+      readonly text: string
+      readonly usage: { readonly inputTokens: number; readonly outputTokens: number }
+    }
   readonly cases: ReadonlyArray<Case>
 }
 
@@ -234,7 +239,12 @@ const geminiText = (transport: Transport): Provider<TextGenerator> => ({
   probePath: `/v1beta/models/${geminiTextModel}`,
   call: textCall(textRequest),
   probe: textProbe,
-  success: { _tag: "Text", route: `google/${geminiTextModel}`, text: "Hello from the fault server." },
+  success: {
+    _tag: "Text",
+    route: `google/${geminiTextModel}`,
+    text: "Hello from the fault server.",
+    usage: { inputTokens: 10, outputTokens: 12 }
+  },
   cases: geminiCases
 })
 
@@ -265,7 +275,12 @@ const openAIText = (transport: Transport): Provider<TextGenerator> => ({
   probePath: `/v1/models/${openAITextModel}`,
   call: textCall(textRequest),
   probe: textProbe,
-  success: { _tag: "Text", route: `openai/${openAITextModel}`, text: "Hello from the fault server." },
+  success: {
+    _tag: "Text",
+    route: `openai/${openAITextModel}`,
+    text: "Hello from the fault server.",
+    usage: { inputTokens: 10, outputTokens: 6 }
+  },
   cases: openAICases("chat")
 })
 
@@ -338,6 +353,8 @@ const conformance = <R>(provider: Provider<R>) =>
           })
         } else if (delivered._tag === "Text" && expected._tag === "Text") {
           expect(delivered.result).toMatchObject({ text: expected.text, route: expected.route, model: provider.model })
+          // The tokens the provider counted, as it reported them.
+          expect(delivered.result.usage).toStrictEqual(expected.usage)
         } else {
           expect.fail(`expected a ${expected._tag} result, got ${delivered._tag}`)
         }

@@ -38,8 +38,24 @@ export class TextRequest extends Schema.Class<TextRequest>("@ballast/core/TextRe
 }) {}
 
 /**
+ * The tokens a provider counted for one answer, as it reported them.
+ *
+ * @since 0.1.0
+ */
+export const TokenUsage = Schema.Struct({
+  inputTokens: Schema.Int,
+  outputTokens: Schema.Int
+})
+
+/**
+ * @since 0.1.0
+ */
+export type TokenUsage = typeof TokenUsage.Type
+
+/**
  * Generated text and where it came from; `latency`, `providerLatency` and
- * `waited` as in `ImageResult`.
+ * `waited` as in `ImageResult`; `usage`, the tokens the answering provider
+ * counted, when it said.
  *
  * @since 0.1.0
  */
@@ -52,5 +68,6 @@ export class TextResult extends Schema.Class<TextResult>("@ballast/core/TextResu
   attempts: Schema.Int,
   latency: Schema.DurationFromMillis,
   providerLatency: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true }),
-  waited: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true })
+  waited: Schema.optionalWith(Schema.DurationFromMillis, { default: () => Duration.zero, exact: true }),
+  usage: Schema.optionalWith(TokenUsage, { exact: true })
 }) {}

@@ -5,7 +5,7 @@
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import type { GenerationError } from "./Errors.js"
-import { type TextRequest, TextResult } from "./Text.js"
+import { type TextRequest, TextResult, type TokenUsage } from "./Text.js"
 
 /**
  * Generates text (chat completions). Used for text chains and for the last rung
@@ -42,10 +42,12 @@ export class TextGenerator extends Context.Tag("@ballast/core/TextGenerator")<
       generate: (request) =>
         Effect.clockWith((clock) => {
           const start = clock.unsafeCurrentTimeMillis()
-          return Effect.map(options.generate(request), (text) => {
+          return Effect.map(options.generate(request), (output) => {
             const latency = Duration.millis(clock.unsafeCurrentTimeMillis() - start)
+            const { text, usage } = typeof output === "string" ? { text: output, usage: undefined } : output
             return TextResult.make({
               text,
+              ...(usage !== undefined ? { usage } : {}),
               route,
               provider: options.provider,
               model: options.model,
@@ -96,8 +98,19 @@ export declare namespace TextGenerator {
     readonly model: string
     /** Defaults to `provider/model`. */
     readonly route?: string
-    readonly generate: (request: TextRequest) => Effect.Effect<string, GenerationError>
+    /** The answer's text, or the text and the tokens the provider counted. */
+    readonly generate: (request: TextRequest) => Effect.Effect<string | Output, GenerationError>
     /** A cheap check that the route answers, for health probes. */
     readonly probe?: Effect.Effect<void, GenerationError>
+  }
+
+  /**
+   * What a provider's function may return: the text, and the tokens it counted.
+   *
+   * @since 0.1.0
+   */
+  export interface Output {
+    readonly text: string
+    readonly usage?: TokenUsage | undefined
   }
 }

@@ -16,7 +16,7 @@ export {
   Unauthorized
 } from "./Errors.js"
 export { DeliveredResolution, GeneratedImage, ImageRequest, ImageResult, Prompt } from "./Image.js"
-export { ChatMessage, TextRequest, TextResult } from "./Text.js"
+export { ChatMessage, TextRequest, TextResult, TokenUsage } from "./Text.js"
 export { AspectRatio, Resolution } from "./Resolution.js"
 export * as Resolutions from "./Resolution.js"
 export { ImageGenerator } from "./ImageGenerator.js"

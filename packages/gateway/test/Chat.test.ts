@@ -102,7 +102,8 @@ describe("chat completions", () => {
         object: "chat.completion",
         model: "gpt-5.2",
         choices: [{ index: 0, message: { role: "assistant", content: hello }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+        // the answering provider's own count (the fault server's chat answer says 10 + 6)
+        usage: { prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 }
       })
       expect(response.json.id).toMatch(/^chatcmpl-/)
       expect(typeof response.json.created).toBe("number")
@@ -210,7 +211,7 @@ describe("Gemini generateContent for a text model", () => {
       expect(response.status).toBe(200)
       expect(response.json).toMatchObject({
         candidates: [{ content: { role: "model", parts: [{ text: hello }] }, finishReason: "STOP", index: 0 }],
-        usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
+        usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 6, totalTokenCount: 16 },
         modelVersion: "gpt-5.2"
       })
       expect(response.headers.get("x-ballast-route")).toBe("gpt")

@@ -57,8 +57,14 @@ export const make = (options: Options): Effect.Effect<TextGenerator.Service, nev
         ).pipe(
           Effect.flatMap((response) => {
             const text = textOf(response)
+            const usage = response.usageMetadata
             return text.trim().length > 0
-              ? Effect.succeed(text)
+              ? Effect.succeed({
+                text,
+                ...(usage !== undefined
+                  ? { usage: { inputTokens: usage.promptTokenCount ?? 0, outputTokens: usage.candidatesTokenCount ?? 0 } }
+                  : {})
+              })
               : Effect.fail(noOutput(response, "text", { provider, model, scrub: client.scrub }))
           })
         )

@@ -35,7 +35,9 @@ export const make = (options: Options): Effect.Effect<TextGenerator.Service, nev
     const context = { provider, model, apiKey, secrets }
     const unusable = (why: string) => new ProviderUnavailable({ provider, model, message: `${provider} ${model}: ${why}` })
 
-    const textOf = (response: ChatCompletion | string): Effect.Effect<string, ProviderUnavailable | ContentRejected> => {
+    const textOf = (
+      response: ChatCompletion | string
+    ): Effect.Effect<TextGenerator.Output, ProviderUnavailable | ContentRejected> => {
       if (!Predicate.isObject(response)) return Effect.fail(unusable("the response was not JSON"))
       const choice = response.choices?.[0]
       if (choice === undefined) return Effect.fail(unusable("the response carried no choice"))
@@ -48,7 +50,11 @@ export const make = (options: Options): Effect.Effect<TextGenerator.Service, nev
       if (choice.finish_reason == null) return Effect.fail(unusable("the answer has no finish reason"))
       const content = choice.message?.content
       if (typeof content !== "string") return Effect.fail(unusable("the answer has no text"))
-      return Effect.succeed(content)
+      const usage = response.usage
+      return Effect.succeed({
+        text: content,
+        ...(usage != null ? { usage: { inputTokens: usage.prompt_tokens, outputTokens: usage.completion_tokens } } : {})
+      })
     }
 
     const generate = (request: TextRequest) =>

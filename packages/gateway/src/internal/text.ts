@@ -12,8 +12,8 @@
  *   ignored, as OpenAI-compatible servers commonly do.
  * - `developer` messages are OpenAI's newer name for `system` and map to it;
  *   Gemini's `systemInstruction` becomes the leading system message.
- * - Token usage is reported as zeros: a `TextResult` does not carry the
- *   provider's counts, and an estimate would look like a measurement.
+ * - Token usage is the answering provider's own count (`TextResult.usage`);
+ *   when it gave none, zeros — an estimate would look like a measurement.
  */
 import type { TextResult } from "@ballast/core"
 import { ChatMessage, TextRequest } from "@ballast/core"
@@ -148,7 +148,11 @@ export const chatCompletion = (result: TextResult, id: string, created: number) 
     logprobs: null,
     finish_reason: "stop" as const
   }],
-  usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+  usage: {
+    prompt_tokens: result.usage?.inputTokens ?? 0,
+    completion_tokens: result.usage?.outputTokens ?? 0,
+    total_tokens: (result.usage?.inputTokens ?? 0) + (result.usage?.outputTokens ?? 0)
+  }
 })
 
 const GeminiPart = Schema.Struct({
@@ -237,7 +241,11 @@ export const decodeGeminiText = (json: unknown, model: string): Either.Either<Te
  */
 export const geminiText = (result: TextResult, responseId: string) => ({
   candidates: [{ content: { role: "model", parts: [{ text: result.text }] }, finishReason: "STOP", index: 0 }],
-  usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
+  usageMetadata: {
+    promptTokenCount: result.usage?.inputTokens ?? 0,
+    candidatesTokenCount: result.usage?.outputTokens ?? 0,
+    totalTokenCount: (result.usage?.inputTokens ?? 0) + (result.usage?.outputTokens ?? 0)
+  },
   modelVersion: result.model,
   responseId
 })
