@@ -19,8 +19,8 @@
  *
  * @since 0.1.0
  */
-import { Health, Pipeline, type Router } from "@ballast/core"
-import { Clock, Context, Duration, Effect, Layer, Metric, MetricState, Option, Schedule, Schema, type Scope } from "effect"
+import { Health, Pipeline, Router } from "@ballast/core"
+import { Clock, Context, Duration, Effect, Layer, Metric, MetricState, Option, Schedule, Schema, type Scope, Struct } from "effect"
 
 /**
  * What a timeline reads of a pipeline — an image `Pipeline` or a text one
@@ -77,8 +77,8 @@ export const ModelInfo = Schema.Struct({
 export type ModelInfo = typeof ModelInfo.Type
 
 /**
- * One route at one moment: the router's figures (`successRate` over its
- * window, `null` without outcomes; latencies in ms), the breaker state's tag,
+ * One route at one moment: the router's figures (`Router.RouteStats` but its
+ * canary count: `successRate` over its window, latencies in ms), the breaker state's tag,
  * the health probes' verdict (`null` when no probe watches the route), the
  * requests it `answered` since the previous sample and how many of them were
  * `degraded` (`degradedShare`, `null` when it answered none), and its calls
@@ -87,19 +87,12 @@ export type ModelInfo = typeof ModelInfo.Type
  * @since 0.1.0
  */
 export const RouteSample = Schema.Struct({
-  route: Schema.String,
-  successRate: Schema.NullOr(Schema.Number),
-  outcomes: Schema.Number,
-  latencyEwmaMs: Schema.NullOr(Schema.Number),
-  latencyP50Ms: Schema.NullOr(Schema.Number),
-  latencyP95Ms: Schema.NullOr(Schema.Number),
+  ...Struct.omit(Router.RouteStats.fields, "canaries"),
   breaker: Schema.NullOr(Schema.Literal("Closed", "Open", "HalfOpen", "Isolated")),
   health: Schema.NullOr(Health.Status),
   answered: Schema.Number,
   degraded: Schema.Number,
-  degradedShare: Schema.NullOr(Schema.Number),
-  inFlight: Schema.Number,
-  demoted: Schema.Boolean
+  degradedShare: Schema.NullOr(Schema.Number)
 })
 
 /**
