@@ -17,7 +17,8 @@ import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
 import { NodeContext } from "@effect/platform-node"
 import { Context, Duration, Effect, Fiber, Layer, Redacted } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import * as inspector from "node:inspector"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -85,12 +86,38 @@ const worker = (directory: string) =>
     Layer.effect(ImageGenerator, Effect.map(FakeProvider.scripted({ model: "gemini-3-pro-image-preview", answers: [] }), (fake) => fake.service))
   )
 
+// With BENCH_BATCH_PROFILE=<dir>, a CPU profile of the run alone (not the submits before it) is written there.
+const profileDirectory = process.env["BENCH_BATCH_PROFILE"]
+const profiled = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => {
+  if (profileDirectory === undefined) return effect
+  const session = new inspector.Session()
+  const post = (method: string) =>
+    Effect.async<unknown>((resume) => session.post(method, (error, result) => resume(error ? Effect.die(error) : Effect.succeed(result))))
+  return Effect.acquireUseRelease(
+    Effect.sync(() => session.connect()).pipe(Effect.zipRight(post("Profiler.enable")), Effect.zipRight(post("Profiler.start"))),
+    () => effect,
+    () =>
+      post("Profiler.stop").pipe(
+        Effect.map((result) => {
+          mkdirSync(profileDirectory, { recursive: true })
+          const file = join(profileDirectory, `${name}.cpuprofile`)
+          writeFileSync(file, JSON.stringify((result as { profile: unknown }).profile))
+          session.disconnect()
+          console.log(`(CPU profile: ${file})`)
+        })
+      )
+  )
+}
+
 const endToEnd = (store: Store, jobs: number, concurrency: number) =>
   Effect.gen(function*() {
     const queue = yield* BatchQueue.BatchQueue
     for (let i = 0; i < jobs; i += 1000) yield* queue.submitAll(Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => submission(i + j)))
     const directory = mkdtempSync(join(tmpdir(), "ballast-bench-images-"))
-    const [millis, summary, cpu] = yield* timed(Worker.run({ ignoreWindow: true, untilIdle: true, concurrency, pollInterval: "50 millis" }).pipe(Effect.provide(worker(directory))))
+    const [millis, summary, cpu] = yield* profiled(
+      `${store.name}-e2e`,
+      timed(Worker.run({ ignoreWindow: true, untilIdle: true, concurrency, pollInterval: "50 millis" }).pipe(Effect.provide(worker(directory))))
+    )
     rmSync(directory, { recursive: true, force: true })
     console.log(`${store.name.padEnd(10)} jobs end to end (concurrency ${concurrency}): ${rate(summary.succeeded, millis).padStart(9)} (${summary.succeeded} jobs in ${(millis / 1000).toFixed(1)} s; ${cpuPer(summary.succeeded, cpu)})`)
   }).pipe(Effect.provide(BatchQueue.layer().pipe(Layer.provideMerge(store.layer))))
@@ -124,7 +151,7 @@ const heapWith = (queued: number, work: number) =>
   })
 
 // BENCH_BATCH=enqueue,e2e,heap picks the parts (default all); BENCH_BATCH_STORES=sqlite,postgres the stores;
-// BENCH_BATCH_JOBS the jobs end to end (default 5,000).
+// BENCH_BATCH_JOBS the jobs end to end (default 5,000); BENCH_BATCH_PROFILE=<dir> profiles the end-to-end runs.
 const parts = (process.env["BENCH_BATCH"] ?? "enqueue,e2e,heap").split(",")
 const stores = (process.env["BENCH_BATCH_STORES"] ?? "sqlite,postgres").split(",").map((name) =>
   name === "postgres" ? postgres : sqlite
