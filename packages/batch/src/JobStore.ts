@@ -12,7 +12,8 @@
  *   runs again;
  * - `finish` writes a job's outcome only while the caller still holds the
  *   lease with that token, so a worker that lost its lease can never write a
- *   second result.
+ *   second result; a job's outcome counts once its transaction has committed
+ *   (`finishAll` commits several at once).
  *
  * @since 0.1.0
  */
@@ -117,6 +118,16 @@ export type Finish =
   }
 
 /**
+ * One attempt to finish: the lease it was made under and its end.
+ *
+ * @since 0.1.0
+ */
+export interface Finishing {
+  readonly lease: Lease
+  readonly finish: Finish
+}
+
+/**
  * The part of an attempt's record its worker knows when it finishes.
  *
  * @since 0.1.0
@@ -199,5 +210,12 @@ export declare namespace JobStore {
      * still holds: `false` when the lease was lost (nothing is written).
      */
     readonly finish: (lease: Lease, finish: Finish) => Effect.Effect<boolean, JobStoreError>
+    /**
+     * `finish` for several attempts in one transaction (a group commit): all
+     * are written or, on an error, none. Answers in the same order; each
+     * lease is checked alone, so a lost lease answers `false` and writes
+     * nothing for its job only.
+     */
+    readonly finishAll: (finishes: ReadonlyArray<Finishing>) => Effect.Effect<ReadonlyArray<boolean>, JobStoreError>
   }
 }

@@ -20,6 +20,7 @@ import { Chunk, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { Attempt, type Counts, emptyCounts, Job, type JobId, JobResult, type JobState, states } from "./Job.js"
 import {
   type Claimed,
+  type Finishing,
   type Inserted,
   JobStore,
   JobStoreError,
@@ -123,8 +124,9 @@ const byClaimOrder = (a: JobRow, b: JobRow): number =>
   num(b.priority) - num(a.priority) || (optionalNum(a.run_at) ?? 0) - (optionalNum(b.run_at) ?? 0) ||
   num(a.seq) - num(b.seq)
 
-// SQLite's limit on bound parameters is 32,766; an insert binds 9 per job.
+// SQLite's limit on bound parameters is 32,766; an insert binds 9 per job, a group commit at most 12.
 const insertChunk = 500
+const finishChunk = 500
 
 /**
  * Builds the store on the `SqlClient` of the context, creating its tables
@@ -394,53 +396,145 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
         )
       )
 
-    const heartbeat: JobStore.Service["heartbeat"] = ({ leaseExpires, worker }) =>
-      wrap(
-        "heartbeat",
+    const heartbeatSql = sql.onDialectOrElse({
+      // The leases are locked in id order (bytewise, as JavaScript compares them), as a group commit locks them.
+      pg: () => (worker: string, leaseExpires: number) =>
+        sql<{ id: JobId }>`UPDATE ${jobs} SET lease_expires = ${leaseExpires}
+          WHERE seq IN (
+            SELECT seq FROM ${jobs} WHERE lease_owner = ${worker} AND state = 'running' ORDER BY id COLLATE "C" FOR UPDATE
+          ) AND lease_owner = ${worker} AND state = 'running'
+          RETURNING id`,
+      orElse: () => (worker: string, leaseExpires: number) =>
         sql<{ id: JobId }>`UPDATE ${jobs} SET lease_expires = ${leaseExpires}
           WHERE lease_owner = ${worker} AND state = 'running' RETURNING id`
-      ).pipe(Effect.map((rows) => new Set(rows.map((row) => row.id))))
+    })
 
-    const finish: JobStore.Service["finish"] = (lease, outcome) => {
-      const { attempt } = outcome
-      const state = outcome._tag === "Succeeded"
+    const heartbeat: JobStore.Service["heartbeat"] = ({ leaseExpires, worker }) =>
+      wrap("heartbeat", heartbeatSql(worker, leaseExpires)).pipe(
+        Effect.map((rows) => new Set(rows.map((row) => row.id)))
+      )
+
+    // One row of a group commit: the job's next state, the lease that fences it and the attempt's record.
+    const finishRow = ({ finish: outcome, lease }: Finishing) => ({
+      id: lease.jobId,
+      state: outcome._tag === "Succeeded"
         ? "succeeded"
         : outcome._tag === "Rescheduled"
         ? "scheduled"
         : outcome._tag === "Failed"
         ? "failed"
-        : "dead"
-      const reason = outcome._tag === "Succeeded" ? null : outcome.reason
-      const runAt = outcome._tag === "Rescheduled" ? outcome.runAt : null
-      const result = outcome._tag === "Succeeded" ? JSON.stringify(encodeResult(outcome.result)) : null
-      return wrap(
-        "finish",
-        sql.withTransaction(Effect.gen(function*() {
-          const updated = yield* sql<{ started_at: Numeric }>`UPDATE ${jobs} SET state = ${state}, reason = ${reason},
-              run_at = ${runAt}, result = ${result}, lease_owner = NULL, lease_expires = NULL,
-              updated_at = ${attempt.finishedAt}
-            WHERE id = ${lease.jobId} AND state = 'running' AND lease_owner = ${lease.worker}
-              AND attempts = ${lease.attempt}
-            RETURNING started_at`
-          const row = updated[0]
-          if (row === undefined) return false
+        : "dead",
+      reason: outcome._tag === "Succeeded" ? null : outcome.reason,
+      runAt: outcome._tag === "Rescheduled" ? outcome.runAt : null,
+      result: outcome._tag === "Succeeded" ? JSON.stringify(encodeResult(outcome.result)) : null,
+      finishedAt: outcome.attempt.finishedAt,
+      worker: lease.worker,
+      attempt: lease.attempt,
+      outcome: outcome.attempt.outcome,
+      route: outcome.attempt.route ?? null,
+      errorTag: outcome.attempt.errorTag ?? null,
+      message: outcome.attempt.message
+    })
+    type FinishRow = ReturnType<typeof finishRow>
+    const valuesList = sql.join(", ", false)
+
+    // Each statement updates the jobs whose lease still holds and records their attempts; it answers the ids of
+    // the jobs it recorded. The rows of one statement name distinct jobs.
+    const finishStatement = sql.onDialectOrElse({
+      // One statement, atomic by itself. The rows are locked in id order (bytewise, as JavaScript compares them),
+      // as heartbeats lock them, so that a worker's group commit and its heartbeat cannot deadlock.
+      pg: () => (rows: ReadonlyArray<FinishRow>) =>
+        Effect.map(
+          sql<{ job_id: string }>`WITH v (id, state, reason, run_at, result, finished_at, worker, attempt, outcome, route,
+              error_tag, message) AS (VALUES ${
+            valuesList(rows.map((r) =>
+              sql`(${r.id}::text, ${r.state}::text, ${r.reason}::text, ${r.runAt}::bigint, ${r.result}::text,
+                ${r.finishedAt}::bigint, ${r.worker}::text, ${r.attempt}::integer, ${r.outcome}::text, ${r.route}::text,
+                ${r.errorTag}::text, ${r.message}::text)`
+            ))
+          }),
+            locked AS (
+              SELECT j.seq FROM ${jobs} AS j JOIN v ON j.id = v.id ORDER BY j.id COLLATE "C" FOR UPDATE OF j
+            ),
+            updated AS (
+              UPDATE ${jobs} AS j SET state = v.state, reason = v.reason, run_at = v.run_at, result = v.result,
+                lease_owner = NULL, lease_expires = NULL, updated_at = v.finished_at
+              FROM v, locked
+              WHERE j.seq = locked.seq AND j.id = v.id AND j.state = 'running' AND j.lease_owner = v.worker
+                AND j.attempts = v.attempt
+              RETURNING j.id, j.started_at
+            )
+            INSERT INTO ${attempts} (job_id, number, worker, started_at, finished_at, outcome, route, error_tag, message)
+            SELECT v.id, v.attempt, v.worker, updated.started_at, v.finished_at, v.outcome, v.route, v.error_tag, v.message
+            FROM updated JOIN v ON v.id = updated.id
+            RETURNING job_id`,
+          (recorded) => recorded.map((row) => row.job_id)
+        ),
+      // SQLite has no UPDATE in a WITH: the update answers the attempts' start times, then one insert records them
+      // (in the caller's transaction).
+      orElse: () => (rows: ReadonlyArray<FinishRow>) =>
+        Effect.gen(function*() {
+          const updated = yield* sql<{ id: string; started_at: Numeric }>`WITH v (id, state, reason, run_at, result,
+              finished_at, worker, attempt) AS (VALUES ${
+            valuesList(rows.map((r) =>
+              sql`(${r.id}, ${r.state}, ${r.reason}, ${r.runAt}, ${r.result}, ${r.finishedAt}, ${r.worker}, ${r.attempt})`
+            ))
+          })
+            UPDATE ${jobs} SET state = v.state, reason = v.reason, run_at = v.run_at, result = v.result,
+              lease_owner = NULL, lease_expires = NULL, updated_at = v.finished_at
+            FROM v
+            WHERE ${jobs}.id = v.id AND ${jobs}.state = 'running' AND ${jobs}.lease_owner = v.worker
+              AND ${jobs}.attempts = v.attempt
+            RETURNING id, started_at`
+          if (updated.length === 0) return []
+          const startedAt = new Map(updated.map((row) => [row.id, num(row.started_at)]))
           yield* sql`INSERT INTO ${attempts} ${
-            sql.insert({
-              job_id: lease.jobId,
-              number: lease.attempt,
-              worker: lease.worker,
-              started_at: num(row.started_at),
-              finished_at: attempt.finishedAt,
-              outcome: attempt.outcome,
-              route: attempt.route ?? null,
-              error_tag: attempt.errorTag ?? null,
-              message: attempt.message
-            })
+            sql.insert(rows.filter((r) => startedAt.has(r.id)).map((r) => ({
+              job_id: r.id,
+              number: r.attempt,
+              worker: r.worker,
+              started_at: startedAt.get(r.id)!,
+              finished_at: r.finishedAt,
+              outcome: r.outcome,
+              route: r.route,
+              error_tag: r.errorTag,
+              message: r.message
+            })))
           }`
-          return true
-        }))
-      )
+          return updated.map((row) => row.id)
+        })
+    })
+
+    const finishAll: JobStore.Service["finishAll"] = (finishes) => {
+      if (finishes.length === 0) return Effect.succeed([])
+      // A job named twice is checked twice, in order, as separate calls would: the second finds the first's write.
+      // Each round names a job once.
+      const rounds: Array<Array<FinishRow>> = []
+      const roundOf = new Map<string, number>()
+      const placed = finishes.map((entry) => {
+        const row = finishRow(entry)
+        const round = roundOf.get(row.id) ?? 0
+        roundOf.set(row.id, round + 1)
+        ;(rounds[round] ??= []).push(row)
+        return round
+      })
+      const record = Effect.gen(function*() {
+        const recorded = rounds.map(() => new Set<string>())
+        for (let round = 0; round < rounds.length; round++) {
+          const rows = rounds[round]!
+          for (let i = 0; i < rows.length; i += finishChunk) {
+            for (const id of yield* finishStatement(rows.slice(i, i + finishChunk))) recorded[round]!.add(id)
+          }
+        }
+        return finishes.map((entry, i) => recorded[placed[i]!]!.has(entry.lease.jobId))
+      })
+      // On PostgreSQL one statement needs no transaction around it.
+      const single = isPg && rounds.length === 1 && rounds[0]!.length <= finishChunk
+      return wrap("finish", single ? record : sql.withTransaction(record))
     }
+
+    const finish: JobStore.Service["finish"] = (lease, outcome) =>
+      Effect.map(finishAll([{ lease, finish: outcome }]), (recorded) => recorded[0]!)
 
     return {
       insert,
@@ -454,7 +548,8 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
       recover,
       claim,
       heartbeat,
-      finish
+      finish,
+      finishAll
     } satisfies JobStore.Service
   })
 

@@ -24,6 +24,7 @@ import {
   Cause,
   Clock,
   DateTime,
+  Deferred,
   Duration,
   Effect,
   Exit,
@@ -36,7 +37,7 @@ import {
   type Scope
 } from "effect"
 import { type Job, type JobId, JobResult, type StoredImage } from "./Job.js"
-import { type Claimed, type Finish, JobStore, type JobStoreError, type Lease } from "./JobStore.js"
+import { type Claimed, type Finish, type Finishing, JobStore, type JobStoreError, type Lease } from "./JobStore.js"
 import { Results } from "./Results.js"
 import * as Window from "./Window.js"
 
@@ -223,6 +224,15 @@ export const breakersReopenAt = (
   return Math.min(...times)
 }
 
+// The most attempts recorded in one transaction.
+const maxBatch = 256
+
+// Resumes after the event loop's current turn: the I/O callbacks ready now (other attempts' file writes) run first.
+const nextTurn: Effect.Effect<void> = Effect.async((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 const randomSuffix = Effect.gen(function*() {
   let suffix = ""
   for (let i = 0; i < 8; i++) suffix += "0123456789abcdefghijklmnopqrstuvwxyz"[yield* Random.nextIntBetween(0, 36)]
@@ -276,13 +286,50 @@ export const run = (
     const inFlight = new Map<JobId, Fiber.RuntimeFiber<void>>()
     const slotFreed = yield* Queue.sliding<void>(1)
 
-    // A finish that fails on the database is retried; if it still fails the lease runs out and the job runs again.
-    const finishWithRetry = (lease: Lease, finish: Finish) =>
+    // Group commit: attempts that end together are recorded in one transaction by one fiber, each waiting for its
+    // own answer. A job counts as done only once that transaction has committed. A batch that fails on the database
+    // is retried; if it still fails, its attempts are recorded one at a time, so that one bad record fails only
+    // itself; one that still fails is not recorded: its lease runs out and the job runs again.
+    const retryPolicy = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
+    const finishAlone = ({ finish, lease }: Finishing) =>
       store.finish(lease, finish).pipe(
-        Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))),
+        Effect.retry(retryPolicy),
         Effect.tapError((error) => Effect.logWarning(`job ${lease.jobId}: cannot record the attempt: ${error.message}`)),
         Effect.orElseSucceed(() => false)
       )
+    const pending = yield* Queue.unbounded<Finishing & { readonly recorded: Deferred.Deferred<boolean> }>()
+    const commitBatch = (batch: ReadonlyArray<Finishing & { readonly recorded: Deferred.Deferred<boolean> }>) =>
+      (batch.length === 1 ? Effect.map(finishAlone(batch[0]!), (recorded) => [recorded]) : store.finishAll(batch).pipe(
+        Effect.retry(retryPolicy),
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            Effect.logWarning(`cannot record ${batch.length} attempts together (${error.message}); recording each alone`),
+            Effect.forEach(batch, finishAlone)
+          )
+        )
+      )).pipe(
+        Effect.flatMap((answers) => Effect.forEach(batch, (entry, i) => Deferred.succeed(entry.recorded, answers[i]!))),
+        // A defect must not leave an attempt waiting for ever.
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(
+            Effect.logError("recording attempts failed", cause),
+            Effect.forEach(batch, (entry) => Deferred.succeed(entry.recorded, false))
+          )
+        )
+      )
+    // Once an attempt is waiting, the others whose file writes complete in the same turn of the event loop join it.
+    // Started before any job, so that it is stopped after the jobs in flight have recorded their interrupted attempts;
+    // an attempt taken from the queue is always answered.
+    yield* Effect.uninterruptibleMask((restore) =>
+      restore(Queue.take(pending)).pipe(
+        Effect.zipLeft(nextTurn),
+        Effect.flatMap((first) => Effect.map(Queue.takeUpTo(pending, maxBatch - 1), (rest) => [first, ...rest])),
+        Effect.flatMap(commitBatch)
+      )
+    ).pipe(Effect.forever, Effect.forkScoped)
+    const record = (lease: Lease, finish: Finish) =>
+      Effect.flatMap(Deferred.make<boolean>(), (recorded) =>
+        Effect.zipRight(pending.offer({ lease, finish, recorded }), Deferred.await(recorded)))
 
     const reschedule = (
       job: Job,
@@ -372,7 +419,7 @@ export const run = (
               finish = reschedule(job, lease.attempt, now, verdict, reopensAt)
             }
           }
-          const recorded = yield* finishWithRetry(lease, finish)
+          const recorded = yield* record(lease, finish)
           if (!recorded) {
             yield* results.remove(written)
             yield* count("lost")
@@ -507,6 +554,7 @@ export const run = (
       }
       if (outcome.right.full) {
         yield* slotFreed.take
+        yield* nextTurn
         continue
       }
       if (options.untilIdle === true && inFlight.size === 0 && outcome.right.claimed === 0) {

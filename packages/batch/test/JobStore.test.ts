@@ -183,6 +183,55 @@ const conformance = (name: string, layer: Layer.Layer<FreshStore>) =>
           })
         ))
 
+      it.effect("finishAll records several attempts in one call; a lost lease answers false and writes nothing for its job only", () =>
+        withStore((store) =>
+          Effect.gen(function*() {
+            const [a, b, c, d] = [newJob("a"), newJob("b"), newJob("c"), newJob("d")]
+            yield* store.insert([a, b, c, d])
+            yield* store.schedule({ now: T0, runAt: T0 })
+            const claimed = yield* store.claim({ worker: "w1", now: T0, leaseExpires: T0 + 1000, limit: 4, dueBy: T0, urgentBefore: T0 })
+            const leaseOf = (id: JobId) => claimed.find((x) => x.job.id === id)!.lease
+            // w1's leases run out; another worker takes one job, w1 claims the other three again
+            const later = T0 + 1000
+            expect((yield* store.recover({ now: later, maxAttempts: 5 })).requeued).toBe(4)
+            const [again] = yield* store.claim({ worker: "w2", now: later, leaseExpires: later + 60_000, limit: 1, dueBy: later, urgentBefore: later })
+            const taken = again!.job.id
+            const rest = [a, b, c, d].map((job) => job.id).filter((id) => id !== taken)
+            const reclaimed = yield* store.claim({ worker: "w1", now: later, leaseExpires: later + 60_000, limit: 3, dueBy: later, urgentBefore: later })
+            expect(reclaimed.map((x) => x.job.id).sort()).toEqual([...rest].sort())
+            const lease = (id: JobId) => id === taken ? leaseOf(id) : reclaimed.find((x) => x.job.id === id)!.lease
+            const [first, second, third] = rest
+            const answers = yield* store.finishAll([
+              { lease: lease(first!), finish: { _tag: "Succeeded", result, attempt: record(later + 5, "succeeded", "ok 1") } },
+              { lease: lease(taken), finish: { _tag: "Succeeded", result, attempt: record(later + 5, "succeeded", "stale") } },
+              {
+                lease: lease(second!),
+                finish: { _tag: "Rescheduled", runAt: later + 60_000, reason: "again", attempt: record(later + 5, "transient", "x") }
+              },
+              { lease: lease(third!), finish: { _tag: "Failed", reason: "bad", attempt: record(later + 5, "failed", "bad") } },
+              // the same lease twice in one call: the second finds the job no longer running
+              { lease: lease(first!), finish: { _tag: "Failed", reason: "late", attempt: record(later + 6, "failed", "late") } }
+            ])
+            expect(answers).toEqual([true, false, true, true, false])
+            expect(Option.getOrThrow(yield* store.get(first!)).state).toBe("succeeded")
+            expect(Option.getOrThrow(yield* store.get(second!)).state).toBe("scheduled")
+            expect(Option.getOrThrow(yield* store.get(second!)).runAt?.epochMillis).toBe(later + 60_000)
+            expect(Option.getOrThrow(yield* store.get(third!)).reason).toBe("bad")
+            expect((yield* store.attempts(first!)).map((x) => [x.number, x.outcome, x.message])).toEqual([
+              [1, "lost", expect.any(String)],
+              [2, "succeeded", "ok 1"]
+            ])
+            // the job another worker holds: still its, and only the lost attempt recorded
+            const stolen = Option.getOrThrow(yield* store.get(taken))
+            expect(stolen.state).toBe("running")
+            expect(stolen.result).toBeUndefined()
+            expect((yield* store.attempts(taken)).map((x) => [x.number, x.outcome])).toEqual([[1, "lost"]])
+            expect(yield* store.finishAll([])).toEqual([])
+            expect(yield* store.finish(again!.lease, { _tag: "Succeeded", result, attempt: record(later + 7, "succeeded", "w2") }))
+              .toBe(true)
+          })
+        ))
+
       it.effect("rescheduled, failed and dead jobs keep their reason; a rescheduled job runs again at runAt", () =>
         withStore((store) =>
           Effect.gen(function*() {

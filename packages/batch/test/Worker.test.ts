@@ -2,11 +2,11 @@ import { CircuitOpen, ImageGenerator, ImageRequest } from "@ballast/core"
 import { Answer, FakeProvider } from "@ballast/testing"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { DateTime, Effect, Exit, Fiber, Layer, Option, Queue, Ref, TestClock } from "effect"
+import { DateTime, Deferred, Effect, Exit, Fiber, Layer, Option, Queue, Ref, TestClock } from "effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as BatchQueue from "../src/BatchQueue.js"
-import { type JobId, Submission } from "../src/Job.js"
+import { type JobId, StoredImage, Submission } from "../src/Job.js"
 import { JobStore } from "../src/JobStore.js"
 import * as Results from "../src/Results.js"
 import * as Window from "../src/Window.js"
@@ -24,11 +24,28 @@ const windowOpens = at("2026-11-04T02:00:00-08:00")
  * A worker's world on TestClock: a SQLite store in a temp file, image files in a temp directory, the
  * queue, and a fake provider answering by prompt.
  */
-const world = (answer: (prompt: string, call: number) => Answer) =>
+const world = (
+  answer: (prompt: string, call: number) => Answer,
+  options: {
+    readonly results?: Results.Results.Service
+    /** Awaited by every provider call before it starts: attempts held at it resume together when it opens. */
+    readonly gate?: Effect.Effect<void>
+  } = {}
+) =>
   Effect.gen(function*() {
-    const store = yield* sqliteStore()
+    const sqlite = yield* sqliteStore()
+    // Every transaction that records attempts: the ids it was given, and what it answered for each.
+    const commits = yield* Ref.make<ReadonlyArray<ReadonlyArray<readonly [JobId, boolean]>>>([])
+    const logCommit = (commit: ReadonlyArray<readonly [JobId, boolean]>) => Ref.update(commits, (all) => [...all, commit])
+    const store: JobStore.Service = {
+      ...sqlite,
+      finish: (lease, finish) =>
+        Effect.tap(sqlite.finish(lease, finish), (recorded) => logCommit([[lease.jobId, recorded]])),
+      finishAll: (finishes) =>
+        Effect.tap(sqlite.finishAll(finishes), (answers) => logCommit(finishes.map((f, i) => [f.lease.jobId, answers[i]!])))
+    }
     const directory = yield* tempDirectory("ballast-results-")
-    const results = yield* Results.make({ directory }).pipe(Effect.provide(NodeContext.layer))
+    const results = options.results ?? (yield* Results.make({ directory }).pipe(Effect.provide(NodeContext.layer)))
     const calls = yield* Ref.make(new Map<string, number>())
     const fake = yield* FakeProvider.fromClock({
       provider: "google",
@@ -46,7 +63,12 @@ const world = (answer: (prompt: string, call: number) => Answer) =>
     const context = Layer.mergeAll(
       Layer.succeed(JobStore, store),
       Layer.succeed(Results.Results, results),
-      Layer.succeed(ImageGenerator, fake.service)
+      Layer.succeed(
+        ImageGenerator,
+        options.gate === undefined
+          ? fake.service
+          : ImageGenerator.of({ ...fake.service, generate: (request) => Effect.zipRight(options.gate!, fake.service.generate(request)) })
+      )
     )
     const queue = yield* BatchQueue.make().pipe(Effect.provide(context))
     const submit = (prompt: string, options: { readonly priority?: number; readonly deadline?: number } = {}) =>
@@ -67,8 +89,33 @@ const world = (answer: (prompt: string, call: number) => Answer) =>
     /** Waits for the next `n` attempts to end and returns how each left its job. */
     const attemptsEnded = (n = 1) =>
       Effect.map(Effect.replicateEffect(ended.take, n), (events) => events.map((e) => `${e.job.request.prompt}: ${e.next}`))
-    return { store, directory, fake, submit, job, work, attemptsEnded }
+    return { store, directory, fake, submit, job, work, attemptsEnded, commits: Ref.get(commits) }
   })
+
+/** Image files kept in memory: writing them takes no I/O, so attempts that end together reach the database together. */
+const memoryResults = Effect.gen(function*() {
+  const files = yield* Ref.make(new Map<string, Uint8Array>())
+  const service: Results.Results.Service = {
+    directory: "memory",
+    write: (jobId, attempt, images) =>
+      Effect.forEach(images, (image, i) => {
+        const file = `${jobId}.${attempt}.${i + 1}.${Results.extensionOf(image.mimeType)}`
+        return Effect.as(
+          Ref.update(files, (all) => new Map(all).set(file, image.data)),
+          StoredImage.make({ file, mimeType: image.mimeType, bytes: image.data.length })
+        )
+      }),
+    remove: (images) =>
+      Ref.update(files, (all) => {
+        const left = new Map(all)
+        for (const image of images) left.delete(image.file)
+        return left
+      }),
+    read: (image) => Effect.map(Ref.get(files), (all) => all.get(image.file)!),
+    exportTo: () => Effect.succeed([])
+  }
+  return { service, files: Effect.map(Ref.get(files), (all) => [...all.keys()].sort()) }
+})
 
 const ok = () => Answer.ok()
 
@@ -301,6 +348,48 @@ describe("Worker", () => {
       expect(readdirSync(w.directory)).toEqual([])
       expect((yield* w.job(id)).state).toBe("running")
       yield* Fiber.interrupt(slow)
+    }))
+
+  it.scoped("attempts that end together are recorded in one transaction; a lost lease among them loses only its own job", () =>
+    Effect.gen(function*() {
+      const t0 = windowOpens
+      yield* TestClock.setTime(t0)
+      const memory = yield* memoryResults
+      const gate = yield* Deferred.make<void>()
+      const w = yield* world(() => ok(), { results: memory.service, gate: Deferred.await(gate) })
+      const stolen = yield* w.submit("stolen")
+      const worker = yield* Effect.fork(w.work({ lease: "1 minute", heartbeat: "10 minutes", pollInterval: "10 seconds" }))
+      // "stolen" is claimed at t0, "kept" at t0 + 10 s; both wait at the gate
+      yield* TestClock.adjust("5 seconds")
+      const kept = yield* w.submit("kept")
+      yield* TestClock.adjust("15 seconds")
+      expect((yield* w.job(kept)).state).toBe("running")
+      // Another worker, whose clock runs ahead, finds stolen's lease expired (kept's runs 10 s longer) and takes it.
+      const later = t0 + 65_000
+      expect(yield* w.store.recover({ now: later, maxAttempts: 10 })).toEqual({ requeued: 1, dead: 0, expired: 0 })
+      const [taken] = yield* w.store.claim({
+        worker: "w2",
+        now: later,
+        leaseExpires: later + 60_000,
+        limit: 1,
+        dueBy: later,
+        urgentBefore: later
+      })
+      expect(taken!.job.id).toBe(stolen)
+      yield* Deferred.succeed(gate, undefined)
+      expect((yield* w.attemptsEnded(2)).sort()).toEqual(["kept: succeeded", "stolen: lost"])
+      // one transaction recorded both ends: kept's, and nothing for stolen
+      const commits = yield* w.commits
+      expect(commits.map((commit) => [...commit].sort())).toEqual([[[kept, true], [stolen, false]].sort()])
+      expect((yield* w.job(kept)).state).toBe("succeeded")
+      expect((yield* w.store.attempts(kept)).map((a) => [a.number, a.outcome])).toEqual([[1, "succeeded"]])
+      const other = yield* w.job(stolen)
+      expect(other.state).toBe("running")
+      expect(other.result).toBeUndefined()
+      expect((yield* w.store.attempts(stolen)).map((a) => [a.number, a.worker, a.outcome])).toEqual([[1, "w1", "lost"]])
+      // the lost attempt's image is removed; the recorded one stays
+      expect(yield* memory.files).toEqual([`${kept}.1.1.png`])
+      yield* Fiber.interrupt(worker)
     }))
 
   it.scoped("while the breakers are open the worker claims nothing until they may close, instead of failing every job fast", () =>
