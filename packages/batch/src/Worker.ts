@@ -297,8 +297,9 @@ export const run = (
         Effect.tapError((error) => Effect.logWarning(`job ${lease.jobId}: cannot record the attempt: ${error.message}`)),
         Effect.orElseSucceed(() => false)
       )
-    const pending = yield* Queue.unbounded<Finishing & { readonly recorded: Deferred.Deferred<boolean> }>()
-    const commitBatch = (batch: ReadonlyArray<Finishing & { readonly recorded: Deferred.Deferred<boolean> }>) =>
+    type Pending = Finishing & { readonly recorded: Deferred.Deferred<boolean> }
+    const pending = yield* Queue.unbounded<Pending>()
+    const commitBatch = (batch: ReadonlyArray<Pending>) =>
       (batch.length === 1 ? Effect.map(finishAlone(batch[0]!), (recorded) => [recorded]) : store.finishAll(batch).pipe(
         Effect.retry(retryPolicy),
         Effect.catchAll((error) =>
@@ -317,13 +318,17 @@ export const run = (
           )
         )
       )
-    // Once an attempt is waiting, the others whose file writes complete in the same turn of the event loop join it.
-    // Started before any job, so that it is stopped after the jobs in flight have recorded their interrupted attempts;
-    // an attempt taken from the queue is always answered.
+    // Once an attempt is waiting, the others that arrive while the event loop turns (their file writes completing)
+    // join it, until a turn brings none. Started before any job, so that it is stopped after the jobs in flight have
+    // recorded their interrupted attempts; an attempt taken from the queue is always answered.
+    const gather = (batch: Array<Pending>): Effect.Effect<ReadonlyArray<Pending>> =>
+      Effect.flatMap(Effect.zipRight(nextTurn, Queue.takeUpTo(pending, maxBatch - batch.length)), (more) => {
+        batch.push(...more)
+        return more.length === 0 || batch.length >= maxBatch ? Effect.succeed(batch) : gather(batch)
+      })
     yield* Effect.uninterruptibleMask((restore) =>
       restore(Queue.take(pending)).pipe(
-        Effect.zipLeft(nextTurn),
-        Effect.flatMap((first) => Effect.map(Queue.takeUpTo(pending, maxBatch - 1), (rest) => [first, ...rest])),
+        Effect.flatMap((first) => gather([first])),
         Effect.flatMap(commitBatch)
       )
     ).pipe(Effect.forever, Effect.forkScoped)
