@@ -112,8 +112,10 @@ export const make = (options: BatchQueue.Options = {}): Effect.Effect<BatchQueue
     const policy = options.policy ?? Window.defaultPolicy
     const jobsPerMinute = Math.max(options.jobsPerMinute ?? defaultJobsPerMinute, Number.MIN_VALUE)
 
+    // The window's periods are worked out once and kept, not once per receipt.
+    const calendar = Window.calendar(policy)
     const estimate = (now: number, position: number): DateTime.Utc =>
-      DateTime.unsafeMake(Window.completionTime(policy, now, (position * 60_000) / jobsPerMinute))
+      DateTime.unsafeMake(calendar.completionTime(now, (position * 60_000) / jobsPerMinute))
 
     const submitAll: BatchQueue.Service["submitAll"] = (submissions) =>
       Effect.gen(function*() {

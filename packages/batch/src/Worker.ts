@@ -276,6 +276,8 @@ export const run = (
     const retryMillis = Duration.toMillis(options.retryDelay ?? defaults.retryDelay)
     const maxRetryMillis = Duration.toMillis(options.maxRetryDelay ?? defaults.maxRetryDelay)
     const policy = options.policy ?? Window.defaultPolicy
+    // Decides on every turn of the scheduler by comparing numbers, reading the time zone's rules once per window.
+    const calendar = Window.calendar(policy)
     const ignoreWindow = options.ignoreWindow ?? false
 
     // While every route's breaker is open, jobs would only fail fast one after another: the worker claims
@@ -518,7 +520,7 @@ export const run = (
       const healthy = policy.outsideWhenHealthy && !ignoreWindow && options.healthy !== undefined
         ? yield* options.healthy
         : false
-      const decision = Window.decide(policy, now, { healthy, ignoreWindow })
+      const decision = calendar.decide(now, { healthy, ignoreWindow })
       const free = now < pausedUntil ? 0 : concurrency - inFlight.size
       const claimed = free <= 0 ? [] : yield* store.claim({
         worker,

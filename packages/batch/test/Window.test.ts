@@ -1,6 +1,6 @@
 import { PeakWindows } from "@ballast/core"
 import { describe, expect, it } from "@effect/vitest"
-import { Schema } from "effect"
+import { FastCheck, Schema } from "effect"
 import * as Window from "../src/Window.js"
 
 const at = (iso: string): number => Date.parse(iso)
@@ -65,5 +65,65 @@ describe("Window", () => {
     })
     expect(iso(Window.nextOpen(tokyo, at("2026-11-04T12:00:00Z")))).toBe("2026-11-04T14:00:00.000Z")
     expect(iso(Window.completionTime(tokyo, at("2026-11-04T12:00:00Z"), hours(6)))).toBe("2026-11-05T15:00:00.000Z")
+  })
+
+  it("a calendar answers as decide and completionTime do, for instants in any order, across DST changes", () => {
+    // completionTime as first written: walk the window opening by opening
+    const reference = (policy: Window.Policy, now: number, work: number): number => {
+      let at = now
+      let left = work
+      for (;;) {
+        at = Window.nextOpen(policy, at)
+        const closes = PeakWindows.nextChange(policy.schedule, at)
+        if (at + left <= closes) return at + left
+        left -= closes - at
+        at = closes
+      }
+    }
+    const policies = [
+      policy,
+      Window.Policy.make({ schedule: policy.schedule, outsideWhenHealthy: true }),
+      Window.Policy.make({
+        schedule: Schema.decodeUnknownSync(PeakWindows.PeakScheduleFromConfig)({
+          timeZone: "Europe/London",
+          windows: ["00:30-01:30", "01:30-02:15", "23:00-23:45"]
+        })
+      })
+    ]
+    // the year 2026, with many instants within a day of a DST change (US: Mar 8, Nov 1; EU: Mar 29, Oct 25)
+    const changes = ["2026-03-08T10:00:00Z", "2026-11-01T09:00:00Z", "2026-03-29T01:00:00Z", "2026-10-25T01:00:00Z"].map(at)
+    const quarters = (n: number) => n * 900_000
+    const instant = FastCheck.oneof(
+      FastCheck.integer({ min: at("2026-01-01T00:00:00Z"), max: at("2026-12-31T00:00:00Z") }),
+      FastCheck.tuple(FastCheck.constantFrom(...changes), FastCheck.integer({ min: -hours(24), max: hours(24) }))
+        .map(([change, offset]) => change + offset),
+      // on a quarter hour, as window boundaries are
+      FastCheck.integer({ min: 0, max: 365 * 96 }).map((n) => at("2026-01-01T00:00:00Z") + quarters(n))
+    )
+    const query = FastCheck.record({
+      now: instant,
+      // whole quarter hours too, so that work ends exactly when a window closes
+      work: FastCheck.oneof(
+        FastCheck.constant(0),
+        FastCheck.integer({ min: 0, max: hours(72) }),
+        FastCheck.integer({ min: 1, max: 4 * 72 }).map(quarters)
+      ),
+      healthy: FastCheck.boolean()
+    })
+    FastCheck.assert(
+      FastCheck.property(
+        FastCheck.constantFrom(...policies),
+        FastCheck.array(query, { minLength: 1, maxLength: 25 }),
+        (policy, queries) => {
+          const calendar = Window.calendar(policy)
+          for (const { healthy, now, work } of queries) {
+            const conditions = { healthy, ignoreWindow: false }
+            expect(calendar.decide(now, conditions)).toEqual(Window.decide(policy, now, conditions))
+            expect(calendar.completionTime(now, work)).toBe(reference(policy, now, work))
+          }
+        }
+      ),
+      { numRuns: 40 }
+    )
   })
 })
