@@ -70,7 +70,10 @@ const cpuPer = (n: number, cpuMillis: number) => `${Math.round((cpuMillis * 1000
 const enqueue = (store: Store, single: number, batched: number) =>
   Effect.gen(function*() {
     const queue = yield* BatchQueue.BatchQueue
-    const [singleMillis, , singleCpu] = yield* timed(Effect.forEach(Array.from({ length: single }, (_, i) => i), (i) => queue.submit(submission(i)), { discard: true }))
+    const [singleMillis, , singleCpu] = yield* profiled(
+      `${store.name}-enqueue`,
+      timed(Effect.forEach(Array.from({ length: single }, (_, i) => i), (i) => queue.submit(submission(i)), { discard: true }))
+    )
     const [batchMillis, , batchCpu] = yield* timed(Effect.forEach(
       Array.from({ length: batched / 1000 }, (_, chunk) => chunk),
       (chunk) => queue.submitAll(Array.from({ length: 1000 }, (_, i) => submission(chunk * 1000 + i))),
@@ -86,7 +89,8 @@ const worker = (directory: string) =>
     Layer.effect(ImageGenerator, Effect.map(FakeProvider.scripted({ model: "gemini-3-pro-image-preview", answers: [] }), (fake) => fake.service))
   )
 
-// With BENCH_BATCH_PROFILE=<dir>, a CPU profile of the run alone (not the submits before it) is written there.
+// With BENCH_BATCH_PROFILE=<dir>, CPU profiles of the single submits and of the end-to-end runs (not the submits
+// before them) are written there.
 const profileDirectory = process.env["BENCH_BATCH_PROFILE"]
 const profiled = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) => {
   if (profileDirectory === undefined) return effect
@@ -151,7 +155,8 @@ const heapWith = (queued: number, work: number) =>
   })
 
 // BENCH_BATCH=enqueue,e2e,heap picks the parts (default all); BENCH_BATCH_STORES=sqlite,postgres the stores;
-// BENCH_BATCH_JOBS the jobs end to end (default 5,000); BENCH_BATCH_PROFILE=<dir> profiles the end-to-end runs.
+// BENCH_BATCH_JOBS the jobs end to end (default 5,000); BENCH_BATCH_PROFILE=<dir> profiles single
+// submits and end-to-end runs.
 const parts = (process.env["BENCH_BATCH"] ?? "enqueue,e2e,heap").split(",")
 const stores = (process.env["BENCH_BATCH_STORES"] ?? "sqlite,postgres").split(",").map((name) =>
   name === "postgres" ? postgres : sqlite
