@@ -2,7 +2,12 @@
  * Submitting batch jobs: each submission becomes a `queued` job — or, when
  * its idempotency key is known, returns the job that key first made — with
  * an estimated completion time worked out from the job's place in the queue,
- * the off-peak window and the pace the workers keep.
+ * the off-peak window and the pace the workers keep. The place is
+ * `JobStore.ahead`'s, read in a few index lookups however long the queue:
+ * first when no unfinished job has the priority or a higher one, else behind
+ * every job submitted since the oldest unfinished one (exact while jobs run in
+ * order at one priority; later than the truth when retries or lower
+ * priorities wait among them).
  *
  * @since 0.1.0
  */

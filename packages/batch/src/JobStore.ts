@@ -180,8 +180,13 @@ export declare namespace JobStore {
     /** The number of jobs in each state. */
     readonly counts: Effect.Effect<Counts, JobStoreError>
     /**
-     * The jobs not yet finished that run before a new job of this priority:
-     * those of a higher or equal priority (for estimates).
+     * About how many unfinished jobs run before a new job of this priority,
+     * for estimates, at a cost that does not grow with the queue: none when
+     * no unfinished job has this priority or a higher one; otherwise every job
+     * submitted since the oldest unfinished one. That is exact while jobs run
+     * in submission order at one priority, and more than the truth when some
+     * newer jobs have finished before an older one (a retry waiting out its
+     * backoff) or when jobs of a lower priority wait among them.
      */
     readonly ahead: (priority: number) => Effect.Effect<number, JobStoreError>
     /** The earliest `runAt` of the `scheduled` jobs, if there are any. */

@@ -283,12 +283,25 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
       return result as Counts
     }))
 
+    // Seven index lookups, however long the queue: the newest job, and per unfinished state its oldest job and its
+    // highest priority (a COUNT(*) would read every unfinished job).
     const ahead: JobStore.Service["ahead"] = (priority) =>
       wrap(
         "ahead",
-        sql<{ n: Numeric }>`SELECT COUNT(*) AS n FROM ${jobs}
-          WHERE state IN ('queued', 'scheduled', 'running') AND priority >= ${priority}`
-      ).pipe(Effect.map((rows) => num(rows[0]?.n ?? 0)))
+        sql<Record<"newest" | `${"oldest" | "top"}_${"queued" | "scheduled" | "running"}`, Numeric | null>>`SELECT
+          (SELECT MAX(seq) FROM ${jobs}) AS newest,
+          (SELECT MIN(seq) FROM ${jobs} WHERE state = 'queued') AS oldest_queued,
+          (SELECT MIN(seq) FROM ${jobs} WHERE state = 'scheduled') AS oldest_scheduled,
+          (SELECT MIN(seq) FROM ${jobs} WHERE state = 'running') AS oldest_running,
+          (SELECT MAX(priority) FROM ${jobs} WHERE state = 'queued') AS top_queued,
+          (SELECT MAX(priority) FROM ${jobs} WHERE state = 'scheduled') AS top_scheduled,
+          (SELECT MAX(priority) FROM ${jobs} WHERE state = 'running') AS top_running`
+      ).pipe(Effect.map(([row]) => {
+        if (row === undefined || row.newest === null) return 0
+        const unfinished = (["queued", "scheduled", "running"] as const).filter((state) => row[`oldest_${state}`] !== null)
+        if (!unfinished.some((state) => num(row[`top_${state}`]!) >= priority)) return 0
+        return num(row.newest) - Math.min(...unfinished.map((state) => num(row[`oldest_${state}`]!))) + 1
+      }))
 
     const nextRunAt: JobStore.Service["nextRunAt"] = wrap(
       "nextRunAt",

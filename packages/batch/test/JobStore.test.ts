@@ -339,16 +339,41 @@ const conformance = (name: string, layer: Layer.Layer<FreshStore>) =>
           })
         ))
 
-      it.effect("lists a state in submission order across pages; ahead counts unfinished jobs of a priority or higher", () =>
+      it.effect("lists a state in submission order across pages", () =>
         withStore((store) =>
           Effect.gen(function*() {
             const jobs = Array.from({ length: 7 }, (_, i) => newJob(`p${i}`, { priority: i % 2 }))
             yield* store.insert(jobs)
             const listed = yield* Stream.runCollect(store.list("queued", { pageSize: 3 }))
             expect(Chunk.toReadonlyArray(listed).map((job) => job.id)).toEqual(jobs.map((job) => job.id))
-            expect(yield* store.ahead(1)).toBe(3)
-            expect(yield* store.ahead(0)).toBe(7)
             expect(Chunk.size(yield* Stream.runCollect(store.list("succeeded")))).toBe(0)
+          })
+        ))
+
+      it.effect("ahead: none when no unfinished job has the priority or a higher one, else every job since the oldest unfinished one", () =>
+        withStore((store) =>
+          Effect.gen(function*() {
+            expect(yield* store.ahead(0)).toBe(0)
+            yield* store.insert(Array.from({ length: 5 }, (_, i) => newJob(`low ${i}`)))
+            expect(yield* store.ahead(0)).toBe(5)
+            expect(yield* store.ahead(1)).toBe(0)
+            yield* store.insert([newJob("high 0", { priority: 3 }), newJob("high 1", { priority: 3 })])
+            expect(yield* store.ahead(4)).toBe(0)
+            // more than the truth (2): the five waiting jobs of priority 0 are counted too
+            expect(yield* store.ahead(3)).toBe(7)
+            expect(yield* store.ahead(0)).toBe(7)
+            yield* store.schedule({ now: T0, runAt: T0 })
+            const claimed = yield* claimAll(store, "w", T0, 3)
+            expect(claimed.map((c) => c.job.request.prompt)).toEqual(["high 0", "high 1", "low 0"])
+            // running jobs are unfinished
+            expect(yield* store.ahead(0)).toBe(7)
+            yield* store.finishAll(claimed.map((c) => ({
+              lease: c.lease,
+              finish: { _tag: "Succeeded", result, attempt: record(T0 + 1, "succeeded", "ok") } as const
+            })))
+            expect(yield* store.ahead(3)).toBe(0)
+            // low 1 is the oldest unfinished job; the two newer ones that finished before it still count
+            expect(yield* store.ahead(0)).toBe(6)
           })
         ))
 
