@@ -253,9 +253,14 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
       if (newJobs.length === 0) return Effect.succeed([])
       const chunks: Array<ReadonlyArray<NewJob>> = []
       for (let i = 0; i < newJobs.length; i += insertChunk) chunks.push(newJobs.slice(i, i + insertChunk))
+      // Jobs without idempotency keys, one chunk of them, are one statement: atomic without a transaction.
+      const oneStatement = chunks.length === 1 &&
+        newJobs.every(({ submission }) => (submission.idempotencyKey ?? submission.request.idempotencyKey) === undefined)
       return wrap(
         "insert",
-        sql.withTransaction(Effect.map(Effect.forEach(chunks, insertRows), (parts) => parts.flat()))
+        oneStatement
+          ? insertRows(chunks[0]!)
+          : sql.withTransaction(Effect.map(Effect.forEach(chunks, insertRows), (parts) => parts.flat()))
       )
     }
 
