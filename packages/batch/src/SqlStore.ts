@@ -368,7 +368,9 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
               })))
             } ON CONFLICT (job_id, number) DO NOTHING`
           }
-          const expired = yield* sql<{ id: string }>`UPDATE ${jobs} SET state = 'dead',
+          // SQLite, without statistics, would rather read every waiting job by state than the few with a deadline.
+          const byDeadline = isPg ? sql`` : sql`INDEXED BY ${index("jobs_deadline")}`
+          const expired = yield* sql<{ id: string }>`UPDATE ${jobs} ${byDeadline} SET state = 'dead',
               reason = 'its deadline passed before it could run', updated_at = ${now}
             WHERE deadline IS NOT NULL AND deadline <= ${now} AND state IN ('queued', 'scheduled')
             RETURNING id`
