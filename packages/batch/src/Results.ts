@@ -99,7 +99,7 @@ export const make = (
         return fs.writeFile(temporary, image.data).pipe(
           Effect.zipRight(fs.rename(temporary, target)),
           Effect.mapError(failed(`cannot write ${target}`)),
-          Effect.as(StoredImage.make({ file, mimeType: image.mimeType, bytes: image.data.length }))
+          Effect.as(StoredImage.make({ file, mimeType: image.mimeType, bytes: image.data.length }, { disableValidation: true }))
         )
       })
 
