@@ -8,6 +8,7 @@
  *   BENCH_HEAP_SNAPSHOT=/tmp/heap pnpm bench:gateway     # + a heap snapshot of the slow child with all in flight
  *                                                        #   (writing it inflates the RSS figures of that run)
  *   BENCH_SLOW_MS=60000 pnpm bench:gateway               # a slower upstream for step 3 (default 20 s)
+ *   BENCH_NODE_FLAGS="--max-semi-space-size=32" pnpm bench:gateway   # node flags for the gateway children
  *   BENCH_RUNTIME=tsx pnpm bench:gateway                 # the child from the TypeScript sources under tsx instead
  *
  * This process runs the load generator (autocannon, programmatic) and the
@@ -161,7 +162,9 @@ const startChild = (setup: Setup, faultServerUrl: string | undefined, label: str
       ...(RUNTIME === "tsx" ? process.execArgv : []),
       `--import=${pathToFileURL(setup.probe).href}`,
       ...(prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []),
-      ...(snapshot && label === "slow" ? ["--heapsnapshot-signal=SIGUSR1", `--diagnostic-dir=${snapshot}`] : [])
+      ...(snapshot && label === "slow" ? ["--heapsnapshot-signal=SIGUSR1", `--diagnostic-dir=${snapshot}`] : []),
+      // Deployment flags to try, e.g. BENCH_NODE_FLAGS="--max-semi-space-size=32".
+      ...(process.env["BENCH_NODE_FLAGS"]?.split(" ").filter((flag) => flag !== "") ?? [])
     ]
     let args: Array<string> = ["-e", BARE]
     if (faultServerUrl !== undefined) {
