@@ -289,23 +289,27 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
     }))
 
     // Seven index lookups, however long the queue: the newest job, and per unfinished state its oldest job and its
-    // highest priority (a COUNT(*) would read every unfinished job).
+    // highest priority (a COUNT(*) would read every unfinished job). Each state is bounded as a range rather than
+    // compared for equality, so that the ORDER BY keeps it and PostgreSQL reads the (state, …) index: with the state
+    // taken as a constant, it would rather walk the primary key, past every finished job, when it thinks the state
+    // common.
+    const unfinished = ["queued", "scheduled", "running"] as const
+    const firstOf = (state: string, column: string, order: string) =>
+      sql`(SELECT ${sql(column)} FROM ${jobs} WHERE ${sql.literal(`state >= '${state}' AND state <= '${state}'`)}
+        ORDER BY ${sql.literal(`state, ${order}`)} LIMIT 1)`
+    const aheadSql = sql<Record<string, Numeric | null>>`SELECT (SELECT MAX(seq) FROM ${jobs}) AS newest, ${
+      sql.csv(unfinished.flatMap((state) => [
+        sql`${firstOf(state, "seq", "seq")} AS ${sql(`oldest_${state}`)}`,
+        sql`${firstOf(state, "priority", "priority DESC")} AS ${sql(`top_${state}`)}`
+      ]))
+    }`
     const ahead: JobStore.Service["ahead"] = (priority) =>
-      wrap(
-        "ahead",
-        sql<Record<"newest" | `${"oldest" | "top"}_${"queued" | "scheduled" | "running"}`, Numeric | null>>`SELECT
-          (SELECT MAX(seq) FROM ${jobs}) AS newest,
-          (SELECT MIN(seq) FROM ${jobs} WHERE state = 'queued') AS oldest_queued,
-          (SELECT MIN(seq) FROM ${jobs} WHERE state = 'scheduled') AS oldest_scheduled,
-          (SELECT MIN(seq) FROM ${jobs} WHERE state = 'running') AS oldest_running,
-          (SELECT MAX(priority) FROM ${jobs} WHERE state = 'queued') AS top_queued,
-          (SELECT MAX(priority) FROM ${jobs} WHERE state = 'scheduled') AS top_scheduled,
-          (SELECT MAX(priority) FROM ${jobs} WHERE state = 'running') AS top_running`
-      ).pipe(Effect.map(([row]) => {
-        if (row === undefined || row.newest === null) return 0
-        const unfinished = (["queued", "scheduled", "running"] as const).filter((state) => row[`oldest_${state}`] !== null)
-        if (!unfinished.some((state) => num(row[`top_${state}`]!) >= priority)) return 0
-        return num(row.newest) - Math.min(...unfinished.map((state) => num(row[`oldest_${state}`]!))) + 1
+      wrap("ahead", aheadSql).pipe(Effect.map(([row]) => {
+        const newest = row?.["newest"] ?? null
+        if (row === undefined || newest === null) return 0
+        const waiting = unfinished.filter((state) => row[`oldest_${state}`] !== null)
+        if (!waiting.some((state) => num(row[`top_${state}`]!) >= priority)) return 0
+        return num(newest) - Math.min(...waiting.map((state) => num(row[`oldest_${state}`]!))) + 1
       }))
 
     const nextRunAt: JobStore.Service["nextRunAt"] = wrap(
