@@ -529,8 +529,10 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
         })
     })
 
-    const finishAll: JobStore.Service["finishAll"] = (finishes) => {
-      if (finishes.length === 0) return Effect.succeed([])
+    const finishAll: JobStore.Service["finishAll"] = (finishes) =>
+      finishes.length === 0 ? Effect.succeed([]) : Effect.suspend(() => finishRounds(finishes))
+
+    const finishRounds = (finishes: ReadonlyArray<Finishing>) => {
       // A job named twice is checked twice, in order, as separate calls would: the second finds the first's write.
       // Each round names a job once.
       const rounds: Array<Array<FinishRow>> = []

@@ -289,36 +289,31 @@ export const run = (
     const slotFreed = yield* Queue.sliding<void>(1)
 
     // Group commit: attempts that end together are recorded in one transaction by one fiber, each waiting for its
-    // own answer. A job counts as done only once that transaction has committed. A batch that fails on the database
-    // is retried; if it still fails, its attempts are recorded one at a time, so that one bad record fails only
-    // itself; one that still fails is not recorded: its lease runs out and the job runs again.
+    // own answer. A job counts as done only once that transaction has committed. A transaction that fails on the
+    // database is retried; if it still fails, its attempts are tried once more one at a time, so that one bad record
+    // fails only itself. An attempt not recorded is not done: its lease runs out and the job runs again.
     const retryPolicy = Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(4)))
-    const finishAlone = ({ finish, lease }: Finishing) =>
-      store.finish(lease, finish).pipe(
-        Effect.retry(retryPolicy),
-        Effect.tapError((error) => Effect.logWarning(`job ${lease.jobId}: cannot record the attempt: ${error.message}`)),
-        Effect.orElseSucceed(() => false)
-      )
+    const notRecorded = (jobId: JobId) => (cause: Cause.Cause<JobStoreError>) =>
+      Effect.as(Effect.logWarning(`job ${jobId}: cannot record the attempt`, cause), false)
     type Pending = Finishing & { readonly recorded: Deferred.Deferred<boolean> }
     const pending = yield* Queue.unbounded<Pending>()
     const commitBatch = (batch: ReadonlyArray<Pending>) =>
-      (batch.length === 1 ? Effect.map(finishAlone(batch[0]!), (recorded) => [recorded]) : store.finishAll(batch).pipe(
+      Effect.suspend(() =>
+        batch.length === 1
+          ? Effect.map(store.finish(batch[0]!.lease, batch[0]!.finish), (recorded) => [recorded])
+          : store.finishAll(batch)
+      ).pipe(
         Effect.retry(retryPolicy),
-        Effect.catchAll((error) =>
-          Effect.zipRight(
-            Effect.logWarning(`cannot record ${batch.length} attempts together (${error.message}); recording each alone`),
-            Effect.forEach(batch, finishAlone)
-          )
-        )
-      )).pipe(
-        Effect.flatMap((answers) => Effect.forEach(batch, (entry, i) => Deferred.succeed(entry.recorded, answers[i]!))),
-        // A defect must not leave an attempt waiting for ever.
         Effect.catchAllCause((cause) =>
-          Effect.zipRight(
-            Effect.logError("recording attempts failed", cause),
-            Effect.forEach(batch, (entry) => Deferred.succeed(entry.recorded, false))
-          )
-        )
+          batch.length === 1
+            ? Effect.map(notRecorded(batch[0]!.lease.jobId)(cause), (recorded) => [recorded])
+            : Effect.zipRight(
+              Effect.logWarning(`cannot record ${batch.length} attempts together; recording each alone`, cause),
+              Effect.forEach(batch, ({ finish, lease }) =>
+                Effect.suspend(() => store.finish(lease, finish)).pipe(Effect.catchAllCause(notRecorded(lease.jobId))))
+            )
+        ),
+        Effect.flatMap((answers) => Effect.forEach(batch, (entry, i) => Deferred.succeed(entry.recorded, answers[i]!)))
       )
     // Once an attempt is waiting, the others that arrive while the event loop turns (their file writes completing)
     // join it, until a turn brings none. Started before any job, so that it is stopped after the jobs in flight have

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import * as BatchQueue from "../src/BatchQueue.js"
 import { type JobId, StoredImage, Submission } from "../src/Job.js"
-import { JobStore } from "../src/JobStore.js"
+import { JobStore, JobStoreError } from "../src/JobStore.js"
 import * as Results from "../src/Results.js"
 import * as Window from "../src/Window.js"
 import * as Worker from "../src/Worker.js"
@@ -30,6 +30,8 @@ const world = (
     readonly results?: Results.Results.Service
     /** Awaited by every provider call before it starts: attempts held at it resume together when it opens. */
     readonly gate?: Effect.Effect<void>
+    /** Faults put between the worker and the store. */
+    readonly faults?: (store: JobStore.Service) => JobStore.Service
   } = {}
 ) =>
   Effect.gen(function*() {
@@ -61,7 +63,7 @@ const world = (
         )
     })
     const context = Layer.mergeAll(
-      Layer.succeed(JobStore, store),
+      Layer.succeed(JobStore, options.faults?.(store) ?? store),
       Layer.succeed(Results.Results, results),
       Layer.succeed(
         ImageGenerator,
@@ -389,6 +391,38 @@ describe("Worker", () => {
       expect((yield* w.store.attempts(stolen)).map((a) => [a.number, a.worker, a.outcome])).toEqual([[1, "w1", "lost"]])
       // the lost attempt's image is removed; the recorded one stays
       expect(yield* memory.files).toEqual([`${kept}.1.1.png`])
+      yield* Fiber.interrupt(worker)
+    }))
+
+  it.scoped("attempts a failing transaction could not record together are recorded one at a time: a bad record fails only itself", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(windowOpens)
+      const memory = yield* memoryResults
+      const gate = yield* Deferred.make<void>()
+      const bad = yield* Ref.make<JobId | undefined>(undefined)
+      const w = yield* world(() => ok(), {
+        results: memory.service,
+        gate: Deferred.await(gate),
+        faults: (store) => ({
+          ...store,
+          finishAll: () => Effect.fail(new JobStoreError({ message: "database is locked" })),
+          finish: (lease, finish) =>
+            Effect.flatMap(Ref.get(bad), (id) =>
+              lease.jobId === id ? Effect.fail(new JobStoreError({ message: "a bad record" })) : store.finish(lease, finish))
+        })
+      })
+      const good = yield* w.submit("good")
+      yield* Ref.set(bad, yield* w.submit("bad"))
+      const worker = yield* Effect.fork(w.work())
+      yield* Deferred.succeed(gate, undefined)
+      // the transaction of both is retried (100, 200, 400, 800 ms), then each is recorded alone
+      yield* TestClock.adjust("2 seconds")
+      expect((yield* w.attemptsEnded(2)).sort()).toEqual(["bad: lost", "good: succeeded"])
+      expect(yield* w.commits).toEqual([[[good, true]]])
+      expect((yield* w.job(good)).state).toBe("succeeded")
+      // not recorded: its lease runs out and it runs again
+      expect((yield* w.job(Option.getOrThrow(Option.fromNullable(yield* Ref.get(bad))))).state).toBe("running")
+      expect(yield* memory.files).toEqual([`${good}.1.1.png`])
       yield* Fiber.interrupt(worker)
     }))
 
