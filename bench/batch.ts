@@ -1,6 +1,6 @@
 /**
- * The batch queue's figures: enqueue rate (one job per transaction, and 1,000
- * per transaction), end-to-end job rate through a worker with a zero-latency
+ * The batch queue's figures: enqueue rate (one job per submit, and 1,000 per
+ * submitAll), end-to-end job rate through a worker with a zero-latency
  * fake provider (claim, generate, write the image file, record the attempt),
  * on SQLite and on PostgreSQL, single submits behind 100,000 queued jobs, and a
  * worker's heap with 100,000 jobs queued against 1,000. Prints wall rates and
@@ -81,8 +81,8 @@ const enqueue = (store: Store, single: number, batched: number) =>
       (chunk) => queue.submitAll(Array.from({ length: 1000 }, (_, i) => submission(chunk * 1000 + i))),
       { discard: true }
     ))
-    console.log(`${store.name.padEnd(10)} enqueue, one per transaction:  ${rate(single, singleMillis).padStart(9)} (${single} jobs; ${cpuPer(single, singleCpu)})`)
-    console.log(`${store.name.padEnd(10)} enqueue, 1,000 per transaction: ${rate(batched, batchMillis).padStart(9)} (${batched} jobs; ${cpuPer(batched, batchCpu)})`)
+    console.log(`${store.name.padEnd(10)} enqueue, one job per submit:   ${rate(single, singleMillis).padStart(9)} (${single} jobs; ${cpuPer(single, singleCpu)})`)
+    console.log(`${store.name.padEnd(10)} enqueue, 1,000 per submitAll:  ${rate(batched, batchMillis).padStart(9)} (${batched} jobs; ${cpuPer(batched, batchCpu)})`)
   }).pipe(Effect.provide(BatchQueue.layer().pipe(Layer.provide(store.layer))))
 
 const worker = (directory: string) =>
@@ -186,7 +186,7 @@ const program = Effect.gen(function*() {
     if (global.gc === undefined) console.log("(run with --expose-gc for the memory figures)")
     const small = yield* heapWith(1_000 + 2_000, 2_000)
     const large = yield* heapWith(100_000 + 2_000, 2_000)
-    console.log(`\nSQLite     enqueue, one per transaction, ~100,000 queued: ${rate(large.single, large.singleMillis).padStart(9)} (${large.single} jobs; ${cpuPer(large.single, large.singleCpu)})`)
+    console.log(`\nSQLite     enqueue, one job per submit, ~100,000 queued: ${rate(large.single, large.singleMillis).padStart(9)} (${large.single} jobs; ${cpuPer(large.single, large.singleCpu)})`)
     console.log(`worker heap after 2,000 jobs, 1,000 more queued:   ${mb(small.heap)}`)
     console.log(`worker heap after 2,000 jobs, 100,000 more queued: ${mb(large.heap)}`)
   }
