@@ -212,7 +212,9 @@ export declare namespace JobStore {
     ) => Effect.Effect<ReadonlySet<JobId>, JobStoreError>
     /**
      * Records the end of an attempt and the job's next state, only if `lease`
-     * still holds: `false` when the lease was lost (nothing is written).
+     * still holds: `false` when the lease was lost (nothing is written). A
+     * retry of a finish that committed but whose answer was lost (the
+     * connection dropped) finds its own attempt row and answers `true`.
      */
     readonly finish: (lease: Lease, finish: Finish) => Effect.Effect<boolean, JobStoreError>
     /**

@@ -552,7 +552,23 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
             for (const id of yield* finishStatement(rows.slice(i, i + finishChunk))) recorded[round]!.add(id)
           }
         }
-        return finishes.map((entry, i) => recorded[placed[i]!]!.has(entry.lease.jobId))
+        const answers = finishes.map((entry, i) => recorded[placed[i]!]!.has(entry.lease.jobId))
+        // A finish whose lease is gone may be a retry of one that committed while its answer was lost (a dropped
+        // connection): its attempt row — this job, attempt number, worker, outcome and end — is already there.
+        const unanswered = answers.flatMap((answer, i) => answer ? [] : [i])
+        if (unanswered.length > 0) {
+          const ids = [...new Set(unanswered.map((i) => finishes[i]!.lease.jobId))]
+          const existing = yield* sql<{ job_id: string; number: Numeric; worker: string; outcome: string; finished_at: Numeric }>`
+            SELECT job_id, number, worker, outcome, finished_at FROM ${attempts} WHERE ${sql.in("job_id", ids)}`
+          for (const i of unanswered) {
+            const row = finishRow(finishes[i]!)
+            answers[i] = existing.some((e) =>
+              e.job_id === row.id && num(e.number) === row.attempt && e.worker === row.worker &&
+              e.outcome === row.outcome && num(e.finished_at) === row.finishedAt
+            )
+          }
+        }
+        return answers
       })
       // On PostgreSQL one statement needs no transaction around it.
       const single = isPg && rounds.length === 1 && rounds[0]!.length <= finishChunk

@@ -232,6 +232,26 @@ const conformance = (name: string, layer: Layer.Layer<FreshStore>) =>
           })
         ))
 
+      it.effect("a finish retried after its answer was lost finds its own record and answers true; another finish of that lease does not", () =>
+        withStore((store) =>
+          Effect.gen(function*() {
+            const job = newJob("retried")
+            yield* store.insert([job])
+            yield* store.schedule({ now: T0, runAt: T0 })
+            const [claimed] = yield* store.claim({ worker: "w1", now: T0, leaseExpires: T0 + 1000, limit: 1, dueBy: T0, urgentBefore: T0 })
+            const done = { _tag: "Succeeded", result, attempt: record(T0 + 5, "succeeded", "ok") } as const
+            expect(yield* store.finish(claimed!.lease, done)).toBe(true)
+            // the same finish again, as a worker retries when the commit's answer never reached it
+            expect(yield* store.finish(claimed!.lease, done)).toBe(true)
+            expect(yield* store.finishAll([{ lease: claimed!.lease, finish: done }])).toEqual([true])
+            // a different end of the same attempt was never recorded
+            expect(
+              yield* store.finish(claimed!.lease, { _tag: "Failed", reason: "late", attempt: record(T0 + 6, "failed", "late") })
+            ).toBe(false)
+            expect((yield* store.attempts(job.id)).map((x) => [x.number, x.outcome])).toEqual([[1, "succeeded"]])
+          })
+        ))
+
       it.effect("rescheduled, failed and dead jobs keep their reason; a rescheduled job runs again at runAt", () =>
         withStore((store) =>
           Effect.gen(function*() {
