@@ -118,6 +118,20 @@ export type Finish =
   }
 
 /**
+ * The state a job is in once an attempt's finish is recorded.
+ *
+ * @since 0.1.0
+ */
+export const stateAfter = (finish: Finish): Extract<JobState, "succeeded" | "scheduled" | "failed" | "dead"> =>
+  finish._tag === "Succeeded"
+    ? "succeeded"
+    : finish._tag === "Rescheduled"
+    ? "scheduled"
+    : finish._tag === "Failed"
+    ? "failed"
+    : "dead"
+
+/**
  * One attempt to finish: the lease it was made under and its end.
  *
  * @since 0.1.0

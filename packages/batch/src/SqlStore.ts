@@ -25,7 +25,8 @@ import {
   JobStore,
   JobStoreError,
   type NewJob,
-  type Recovered
+  type Recovered,
+  stateAfter
 } from "./JobStore.js"
 
 /**
@@ -441,13 +442,7 @@ export const make = (options: Options = {}): Effect.Effect<JobStore.Service, Sql
     // One row of a group commit: the job's next state, the lease that fences it and the attempt's record.
     const finishRow = ({ finish: outcome, lease }: Finishing) => ({
       id: lease.jobId,
-      state: outcome._tag === "Succeeded"
-        ? "succeeded"
-        : outcome._tag === "Rescheduled"
-        ? "scheduled"
-        : outcome._tag === "Failed"
-        ? "failed"
-        : "dead",
+      state: stateAfter(outcome),
       reason: outcome._tag === "Succeeded" ? null : outcome.reason,
       runAt: outcome._tag === "Rescheduled" ? outcome.runAt : null,
       result: outcome._tag === "Succeeded" ? JSON.stringify(encodeResult(outcome.result)) : null,

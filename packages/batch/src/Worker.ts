@@ -37,7 +37,7 @@ import {
   type Scope
 } from "effect"
 import { type Job, type JobId, JobResult, type StoredImage } from "./Job.js"
-import { type Claimed, type Finish, type Finishing, JobStore, type JobStoreError, type Lease } from "./JobStore.js"
+import { type Claimed, type Finish, type Finishing, JobStore, type JobStoreError, type Lease, stateAfter } from "./JobStore.js"
 import { Results } from "./Results.js"
 import * as Window from "./Window.js"
 
@@ -427,29 +427,14 @@ export const run = (
             yield* results.remove(written)
             yield* count("lost")
           } else {
-            yield* count(
-              finish._tag === "Succeeded"
-                ? "succeeded"
-                : finish._tag === "Rescheduled"
-                ? "rescheduled"
-                : finish._tag === "Failed"
-                ? "failed"
-                : "dead"
-            )
+            const state = stateAfter(finish)
+            yield* count(state === "scheduled" ? "rescheduled" : state)
           }
           if (options.onAttempt !== undefined) {
             yield* options.onAttempt({
               job,
               attempt: lease.attempt,
-              next: !recorded
-                ? "lost"
-                : finish._tag === "Succeeded"
-                ? "succeeded"
-                : finish._tag === "Rescheduled"
-                ? "scheduled"
-                : finish._tag === "Failed"
-                ? "failed"
-                : "dead",
+              next: recorded ? stateAfter(finish) : "lost",
               message: finish._tag === "Succeeded" ? finish.attempt.message : finish.reason
             })
           }
