@@ -12,21 +12,26 @@
  *   authenticated with a virtual key (`Authorization: Bearer …`,
  *   `x-goog-api-key` or `?key=`). A model of the other kind is a 400 naming
  *   `model`.
- * - `GET /health`, `GET /ready`, `GET /v1/routes`, `GET /metrics` (`Metrics.prometheus`;
- *   the gateway adds its overhead to `ballast_gateway_overhead_seconds`), and
- *   `GET /dashboard` (live per-route charts, `Dashboard`, fed by a `Timeline`
- *   sampled every 2 s). These need no key: they carry no secret and are what
- *   probes, scrapers and operators call.
+ * - The gateway's own endpoints, an `HttpApi` (`GatewayApi`, described at
+ *   `GET /openapi.json`): `GET /health`, `GET /ready`, `GET /v1/routes`,
+ *   `GET /metrics` (`Metrics.prometheus`; the gateway adds its overhead to
+ *   `ballast_gateway_overhead_seconds`), `GET /dashboard` (live per-route
+ *   charts, `Dashboard`, fed by a `Timeline` sampled every 2 s) — these need no
+ *   key: they carry no secret and are what probes, scrapers and operators call —
+ *   and the batch queue at `/v1/batches` (a virtual key as a bearer token), when
+ *   the configuration has a `batch` section.
  *
- * Why `HttpRouter` and explicit `Schema` decoding rather than `HttpApi`: the
- * wire endpoints must answer in the providers' own error shapes
+ * Why the generation endpoints are plain routes and explicit `Schema` decoding
+ * beside the `HttpApi` rather than in it: they must answer in the providers' own error shapes
  * (`{"error":{message,type,param,code}}` for OpenAI, `{"error":{code,message,status}}`
  * for Gemini, a `200` with `promptFeedback` for a Gemini safety block) with
  * messages that name the offending field in each API's words, must read the
  * Gemini model from a `{model}:generateContent` path segment, and must check
  * the body size before decoding; `HttpApi` encodes its own error schema and
- * path grammar. The admin endpoints are few and plain JSON; they share the
- * router, so there is one server, one middleware and one shutdown.
+ * path grammar. Both share one `HttpLayerRouter`, so there is one server, one
+ * middleware and one shutdown.
+ *
+ * Provider SDKs send through one `Upstream` connection pool.
  *
  * Each successful generation carries `x-ballast-route`,
  * `x-ballast-attempts`, `x-ballast-degraded`, `x-ballast-model`,
