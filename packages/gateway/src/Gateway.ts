@@ -822,9 +822,28 @@ export const make = (
         )
       })
     )
+    // The batch endpoints' bodies are read by `HttpApi`, which sets no size limit (the generation endpoints read
+    // theirs themselves, within it): a body over `server.bodyLimit` is refused before a byte is read, and so is a
+    // body of unknown length.
+    const bounded = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      if (request.method !== "POST" || !request.url.startsWith("/v1/batches")) return handled
+      const declared = request.headers["content-length"]
+      if (declared === undefined) {
+        return Effect.succeed(HttpServerResponse.unsafeJson({
+          _tag: "LengthRequired",
+          message: "Send the body with a Content-Length header."
+        }, { status: 411 }))
+      }
+      return Number(declared) > limit
+        ? Effect.succeed(HttpServerResponse.unsafeJson({
+          _tag: "PayloadTooLarge",
+          message: `The request body is larger than this gateway's limit of ${limit} bytes; submit the jobs in several requests.`
+        }, { status: 413 }))
+        : handled
+    })
     const app = Effect.acquireUseRelease(
       Effect.sync(() => inFlight++),
-      () => handled,
+      () => bounded,
       () => Effect.sync(() => inFlight--)
     )
 

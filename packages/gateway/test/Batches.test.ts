@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { FaultServer } from "@ballast/testing"
 import { ConfigProvider, Effect, Logger, LogLevel, Schedule } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
+import * as http from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Gateway, GatewayConfig, VirtualKeys } from "../src/index.js"
@@ -19,12 +20,12 @@ const temporaryDirectory = Effect.acquireRelease(
   (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
 )
 
-const start = (batch: boolean, requestsPerMinute?: number) =>
+const start = (batch: boolean, requestsPerMinute?: number, bodyLimit?: number) =>
   Effect.gen(function*() {
     const server = yield* FaultServer.make()
     const dir = yield* temporaryDirectory
     const config = yield* GatewayConfig.decode({
-      server: { port: 0 },
+      server: { port: 0, ...(bodyLimit !== undefined ? { bodyLimit } : {}) },
       keys: [{ name: "batch-test", sha256: VirtualKeys.hash(key), ...(requestsPerMinute !== undefined ? { requestsPerMinute } : {}) }],
       providers: { openai: { kind: "openai", baseUrl: `${server.url}/v1`, apiKeyEnv: "TEST_OPENAI_KEY" } },
       models: {
@@ -144,5 +145,31 @@ describe("/v1/batches", () => {
       expect(limited.status).toBe(429)
       expect(limited.json).toMatchObject({ _tag: "TooManyRequests", retryAfterSeconds: 60 })
       expect(limited.retryAfter).toBe("60")
+    }).pipe(Effect.scoped))
+
+  it.live("a submission over server.bodyLimit is a 413, before its body is read", () =>
+    Effect.gen(function*() {
+      const { gateway } = yield* start(true, undefined, 2_000)
+      const jobs = `${gateway.url}/v1/batches/jobs`
+      const small = yield* call(jobs, { method: "POST", body: { jobs: [{ prompt: "a fox" }] } })
+      expect(small.status).toBe(200)
+      const large = yield* call(jobs, { method: "POST", body: { jobs: [{ prompt: "a fox ".repeat(400) }] } })
+      expect(large.status).toBe(413)
+      expect(large.json).toMatchObject({ _tag: "PayloadTooLarge", message: expect.stringContaining("2000 bytes") })
+      // A body of unknown length (chunked) could be any size: 411.
+      const chunked = yield* Effect.promise(() =>
+        new Promise<number>((resolve, reject) => {
+          const request = http.request(jobs, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "transfer-encoding": "chunked" }
+          }, (response) => {
+            response.resume()
+            resolve(response.statusCode ?? 0)
+          })
+          request.on("error", reject)
+          request.end(JSON.stringify({ jobs: [{ prompt: "a fox" }] }))
+        })
+      )
+      expect(chunked).toBe(411)
     }).pipe(Effect.scoped))
 })
