@@ -11,6 +11,7 @@ import type { PipelineConfig } from "@ballast/core"
 import { Args, Command } from "@effect/cli"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Console, Effect } from "effect"
+import * as GatewayConfig from "../GatewayConfig.js"
 import type * as CliFailure from "./CliFailure.js"
 import { loadPipelineConfig, planLine } from "./internal/config.js"
 import { isGatewayConfig, loadGatewayConfig } from "./internal/gateway.js"
@@ -39,7 +40,16 @@ export const validate = (path: string): Effect.Effect<string, CliFailure.CliFail
       const models = Object.entries(gateway.models)
       return [
         `valid: gateway configuration, ${plural(models.length, "model")}, ${plural(gateway.keys.length, "virtual key")}`,
-        ...models.map(([name, model]) => `  ${name}${aliases(model.aliases)}: ${describe(model.pipeline)}`)
+        ...models.map(([name, model]) => `  ${name}${aliases(model.aliases)}: ${describe(model.pipeline)}`),
+        ...(gateway.batch === undefined ? [] : [
+          `  batch queue: ${gateway.batch.db ?? `the database in $${gateway.batch.dbEnv}`}${
+            gateway.batch.worker === undefined
+              ? " (no worker in the gateway)"
+              : `, worked by the gateway on ${GatewayConfig.batchModel(gateway)} (concurrency ${gateway.batch.worker.concurrency}${
+                gateway.batch.worker.ignoreWindow ? ", window ignored" : ""
+              })`
+          }`
+        ])
       ].join("\n")
     }
     return `valid: ${describe(yield* loadPipelineConfig(path))}`

@@ -78,6 +78,24 @@ describe("ballast validate-config", () => {
       expect(err).toContain("Invalid gateway configuration")
     }))
 
+  it.effect("describes a valid gateway configuration, its batch queue included", () =>
+    Effect.gen(function*() {
+      const path = write(dir, "gateway-batch.yaml", `
+keys: [{ name: app, sha256: "${"ab".repeat(32)}" }]
+providers: { openai: { kind: openai, apiKeyEnv: OPENAI_API_KEY } }
+models:
+  gpt-image-2: { pipeline: { routes: { gpt: { provider: openai, model: gpt-image-2 } }, plan: [{ route: gpt }] } }
+batch: { db: jobs.db, worker: { concurrency: 2, ignoreWindow: true } }
+`)
+      const { code, out } = yield* run(["validate-config", path])
+      expect(code).toBe(0)
+      expect(out).toBe([
+        "valid: gateway configuration, 1 model, 1 virtual key",
+        "  gpt-image-2: 1 route, plan gpt",
+        "  batch queue: jobs.db, worked by the gateway on gpt-image-2 (concurrency 2, window ignored)"
+      ].join("\n"))
+    }))
+
   it.effect("exits 2 without a file", () =>
     Effect.gen(function*() {
       const { code, err } = yield* run(["validate-config"])
