@@ -147,14 +147,13 @@ export const handlers = (batches: Batches | undefined) =>
         Effect.gen(function*() {
           const counts = yield* Effect.mapError(batches.store.counts, unavailable)
           const now = yield* DateTime.now
-          const open = Window.decide(batches.policy, now.epochMillis, { healthy: false, ignoreWindow: false })._tag ===
-            "Open"
+          const decision = Window.decide(batches.policy, now.epochMillis, { healthy: false, ignoreWindow: false })
           return {
             counts,
             window: {
               timeZone: batches.policy.schedule.timeZone,
-              open,
-              opensAt: open ? null : DateTime.unsafeMake(Window.nextOpen(batches.policy, now.epochMillis))
+              open: decision._tag === "Open",
+              opensAt: decision._tag === "Closed" ? DateTime.unsafeMake(decision.opensAt) : null
             },
             worker: batches.worker
           }
